@@ -1,0 +1,133 @@
+"""Ingest throughput against the I/O floor, and what a Prefect flow run adds.
+
+    python -m bench.ingest [--rows 1000000] [--json]
+
+Builds an hh-rlhf file of `--rows` rows (the real sample repeated, each copy with
+different text so every row is a new prompt), then in separate processes:
+  floor:  polars read_ndjson + write_parquet of the same file (the I/O floor);
+  ingest: prefsmith's ingest engine into an empty store.
+Targets: ingest >= 0.3x the floor's rows/s, ingest peak RSS < 2 GB.
+The last line of output is one JSON object with every figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from bench.common import data_file, run_measured
+
+SAMPLE = "hh-rlhf/harmless-base-test.first600.jsonl"
+
+FLOOR = """
+def main(path, out):
+    import time, polars as pl
+    started = time.perf_counter()
+    frame = pl.read_ndjson(path)
+    frame.write_parquet(out, compression="zstd")
+    return {"rows": frame.height, "seconds": time.perf_counter() - started}
+"""
+
+INGEST = """
+def main(path, store):
+    import time
+    import pathlib
+    from prefsmith.flows.hh_ingest import ingest_hh_jsonl
+    from prefsmith.flows.store import Store
+    started = time.perf_counter()
+    report = ingest_hh_jsonl(pathlib.Path(path), Store(store), source_key=path, source_name='bench')
+    return {"rows": report.rows_read, "used": report.rows_used,
+            "seconds": time.perf_counter() - started}
+"""
+
+FLOW_OVERHEAD = """
+def main(path, store):
+    import time
+    import pathlib
+    from prefsmith.flows.hh_ingest import ingest_hh_jsonl
+    from prefsmith.flows.ingest import ingest_hh_rlhf
+    from prefsmith.flows.store import Store
+    started = time.perf_counter()
+    ingest_hh_jsonl(pathlib.Path(path), Store(store + '-plain'), source_key=path, source_name='bench')
+    plain = time.perf_counter() - started
+    timings = []
+    for attempt in range(2):
+        started = time.perf_counter()
+        ingest_hh_rlhf(source=path, store=f'{store}-{attempt}')
+        timings.append(time.perf_counter() - started)
+    return {"plain_seconds": plain, "first_flow_seconds": timings[0], "later_flow_seconds": timings[1]}
+"""
+
+
+def build_input(path: Path, rows: int) -> None:
+    """The real sample repeated; copy k gets a marker in every turn so ids never collide."""
+    lines = [json.loads(line) for line in data_file(SAMPLE).read_text().splitlines()]
+    with open(path, "w", encoding="utf-8") as out:
+        for index in range(rows):
+            row = lines[index % len(lines)]
+            copy = index // len(lines)
+            if copy:
+                tag = f"\n\nHuman: (v{copy}) "
+                row = {k: v.replace("\n\nHuman: ", tag) for k, v in row.items()}
+            out.write(json.dumps(row) + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--json", action="store_true", help="print only the final JSON line")
+    args = parser.parse_args()
+    say = (lambda *a: None) if args.json else print
+    work = Path(tempfile.mkdtemp(prefix="prefsmith-bench-ingest-"))
+    try:
+        source = work / "hh.jsonl"
+        started = time.perf_counter()
+        build_input(source, args.rows)
+        say(
+            f"input: {args.rows:,} rows, {source.stat().st_size / 1e9:.2f} GB ({time.perf_counter() - started:.1f} s to build)"
+        )
+        floor = run_measured(FLOOR, str(source), str(work / "floor.parquet"))
+        say(
+            f"floor  (polars read + parquet write): {floor['rows'] / floor['seconds']:,.0f} rows/s, peak {floor['peak_rss_mb']:,.0f} MB"
+        )
+        ingest = run_measured(INGEST, str(source), str(work / "store"))
+        say(
+            f"ingest (prefsmith engine):            {ingest['rows'] / ingest['seconds']:,.0f} rows/s, peak {ingest['peak_rss_mb']:,.0f} MB"
+        )
+        small = work / "small.jsonl"
+        build_input(small, 600)
+        flow = run_measured(FLOW_OVERHEAD, str(small), str(work / "flow-store"))
+        say(
+            f"prefect flow overhead on 600 rows: first run in a process +{flow['first_flow_seconds'] - flow['plain_seconds']:.1f} s "
+            f"(starts the ephemeral API), later runs +{flow['later_flow_seconds'] - flow['plain_seconds']:.1f} s"
+        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    floor_rate = floor["rows"] / floor["seconds"]
+    ingest_rate = ingest["rows"] / ingest["seconds"]
+    result = {
+        "rows": args.rows,
+        "floor_rows_per_s": round(floor_rate),
+        "ingest_rows_per_s": round(ingest_rate),
+        "ingest_vs_floor": round(ingest_rate / floor_rate, 3),
+        "ingest_peak_rss_mb": round(ingest["peak_rss_mb"]),
+        "floor_peak_rss_mb": round(floor["peak_rss_mb"]),
+        "flow_overhead_first_s": round(flow["first_flow_seconds"] - flow["plain_seconds"], 2),
+        "flow_overhead_later_s": round(flow["later_flow_seconds"] - flow["plain_seconds"], 2),
+        "targets": {"ingest_vs_floor": ">= 0.3", "ingest_peak_rss_mb": "< 2048"},
+    }
+    result["targets_met"] = result["ingest_vs_floor"] >= 0.3 and result["ingest_peak_rss_mb"] < 2048
+    say(
+        f"ingest_vs_floor = {result['ingest_vs_floor']} (target >= 0.3); targets met: {result['targets_met']}"
+    )
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,147 @@
+"""hh-rlhf into the store: single-process for any row stream, worker processes for big JSONL.
+
+Workers parse, hash and build Arrow tables for blocks of lines; the calling
+process dedupes and writes in file order. Both paths store identical rows.
+"""
+
+from __future__ import annotations
+
+import functools
+import multiprocessing
+import os
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from prefsmith.flows.hh_worker import convert_block
+from prefsmith.flows.ingestion import DEFAULT_BATCH_ROWS, IngestReport, batched, write_tables
+from prefsmith.flows.sources import (
+    SourceFile,
+    check_hub_dataset,
+    hub_id,
+    iter_jsonl,
+    read_jsonl_blocks,
+    resolve_files,
+)
+from prefsmith.flows.store import Store
+from prefsmith.schemas.config import HHIngestConfig, validate
+from prefsmith.schemas.errors import UserError
+from prefsmith.schemas.hh_rlhf import HUB_ID
+from prefsmith.schemas.hh_tables import ConvertedRows, convert_hh_rows
+from prefsmith.schemas.records import SourceRow, now
+
+FILE_KINDS = ("jsonl", "parquet")
+PARALLEL_MIN_BYTES = 64 << 20  # below this, starting worker processes costs more than it saves
+
+
+@dataclass(frozen=True)
+class HHSource:
+    """A checked hh-rlhf input: the config, and either its files or its Hub id."""
+
+    config: HHIngestConfig
+    files: tuple[SourceFile, ...] = ()
+    repo_id: str | None = None
+
+
+def check_hh_source(**parameters: object) -> HHSource:
+    """Validate an hh-rlhf ingest before any work; raises UserError with the fix."""
+    config = validate(HHIngestConfig, parameters)
+    repo_id = hub_id(config.source)
+    if repo_id is None:
+        return HHSource(config, files=tuple(resolve_files(config.source, FILE_KINDS)))
+    if repo_id != HUB_ID:
+        raise UserError(f"{repo_id} is not hh-rlhf; use `prefsmith ingest prompts` for it")
+    check_hub_dataset(repo_id)
+    return HHSource(config, repo_id=repo_id)
+
+
+def _record(report: IngestReport, converted: list[ConvertedRows], store: Store) -> None:
+    for part in converted:
+        report.rows_read += part.rows_read
+        report.rows_used += part.rows_used
+        report.rejects_by_reason.update(part.rejects_by_reason)
+    names = converted[0].tables if converted else {}
+    write_tables(store, {name: [c.tables[name] for c in converted] for name in names}, report)
+
+
+def ingest_hh_rows(
+    rows: Iterable[SourceRow],
+    store: Store,
+    *,
+    source_key: str,
+    source_name: str,
+    allow_empty: bool = False,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+) -> IngestReport:
+    """hh-rlhf rows -> a prompt, two candidates and one human pairwise label each."""
+    started = time.perf_counter()
+    report = IngestReport()
+    for batch in batched(rows, batch_rows):
+        converted = convert_hh_rows(
+            batch,
+            source_key=source_key,
+            source_name=source_name,
+            allow_empty=allow_empty,
+            created_at=now(),
+        )
+        _record(report, [converted], store)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def ingest_hh_jsonl(
+    path: Path,
+    store: Store,
+    *,
+    source_key: str,
+    source_name: str,
+    allow_empty: bool = False,
+    workers: int | None = None,
+    block_bytes: int = 1 << 22,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+    on_progress: Callable[[int], None] | None = None,
+) -> IngestReport:
+    """An hh-rlhf JSONL file -> store; `workers=None` uses every core for files over 64 MB."""
+    if workers is None:
+        big = path.stat().st_size >= PARALLEL_MIN_BYTES
+        workers = min(len(os.sched_getaffinity(0)), 8) if big else 1
+    if workers <= 1:
+        return ingest_hh_rows(
+            iter_jsonl(path, on_progress),
+            store,
+            source_key=source_key,
+            source_name=source_name,
+            allow_empty=allow_empty,
+            batch_rows=batch_rows,
+        )
+    started = time.perf_counter()
+    report = IngestReport()
+    convert = functools.partial(
+        convert_block, source_key=source_key, source_name=source_name, allow_empty=allow_empty
+    )
+    in_flight: deque[Future[ConvertedRows]] = deque()
+    ready: list[ConvertedRows] = []
+
+    def collect(future: Future[ConvertedRows]) -> None:
+        ready.append(future.result())
+        if sum(part.rows_read for part in ready) >= batch_rows:
+            _record(report, ready, store)
+            ready.clear()
+
+    # spawn, not fork: Prefect's threads may hold locks that a forked child would inherit.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        for first_line, data, position in read_jsonl_blocks(path, block_bytes):
+            in_flight.append(pool.submit(convert, (first_line, data)))
+            if len(in_flight) >= 2 * workers:
+                collect(in_flight.popleft())
+            if on_progress is not None:
+                on_progress(position)
+        while in_flight:
+            collect(in_flight.popleft())
+    _record(report, ready, store)
+    report.seconds = time.perf_counter() - started
+    return report

@@ -1,0 +1,168 @@
+"""Ingest flows: hh-rlhf preference pairs and prompt sets into the store.
+
+    prefsmith ingest hh-rlhf data/harmless-base/test.jsonl.gz --store store/
+    prefsmith ingest prompts mt_bench_questions.jsonl --format mt-bench --store store/
+
+Each input file is one task; rows the store already holds are skipped, so a
+rerun (or a run after a crash) adds only what is missing.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from prefect import flow, task
+from prefect.cache_policies import NONE
+
+from prefsmith.flows.hh_ingest import check_hh_source, ingest_hh_jsonl, ingest_hh_rows
+from prefsmith.flows.ingestion import IngestReport
+from prefsmith.flows.progress import progress_bar
+from prefsmith.flows.prompt_ingest import PromptRowPlan, check_prompt_source, ingest_prompt_rows
+from prefsmith.flows.sources import SourceFile, iter_file, load_hub_rows
+from prefsmith.flows.store import Store
+from prefsmith.schemas.config import HHIngestConfig, PromptIngestConfig
+from prefsmith.schemas.records import SourceRow
+
+
+class RowBudget:
+    """The `limit` setting: rows left to read, shared by the files of one run."""
+
+    def __init__(self, limit: int | None) -> None:
+        self.left = limit
+
+    def take(self, rows: Iterator[SourceRow]) -> Iterator[SourceRow]:
+        if self.left is None:
+            yield from rows
+            return
+        for row in itertools.islice(rows, max(self.left, 0)):
+            self.left -= 1
+            yield row
+
+
+def _file_name(source: SourceFile) -> str:
+    return source.path.name.split(".")[0]
+
+
+@task(name="ingest_hh_file", cache_policy=NONE, persist_result=False)
+def ingest_hh_file(
+    source: SourceFile, store: str, config: HHIngestConfig, budget: RowBudget
+) -> IngestReport:
+    options = {
+        "source_key": str(source.path.resolve()),
+        "source_name": config.source_name or f"hh-rlhf:{_file_name(source)}",
+        "allow_empty": config.allow_empty,
+    }
+    with progress_bar(source.path.name, total=source.size, unit="bytes") as advance:
+        if source.kind == "jsonl" and budget.left is None:
+            return ingest_hh_jsonl(source.path, Store(store), on_progress=advance, **options)
+        return ingest_hh_rows(budget.take(iter_file(source, advance)), Store(store), **options)
+
+
+@task(name="ingest_hh_hub", cache_policy=NONE, persist_result=False)
+def ingest_hh_hub(store: str, config: HHIngestConfig, repo_id: str) -> IngestReport:
+    subset = config.subset or "all"
+    rows = load_hub_rows(repo_id, config.split, data_dir=config.subset)
+    return ingest_hh_rows(
+        RowBudget(config.limit).take(rows),
+        Store(store),
+        source_key=f"hub://{repo_id}:{subset}:{config.split}",
+        source_name=config.source_name or f"{repo_id}:{subset}",
+        allow_empty=config.allow_empty,
+    )
+
+
+@flow(name="ingest-hh-rlhf")
+def ingest_hh_rlhf(
+    source: str,
+    store: str,
+    subset: str | None = None,
+    split: str = "train",
+    allow_empty: bool = False,
+    source_name: str | None = None,
+    limit: int | None = None,
+) -> dict[str, Any]:
+    """Ingest Anthropic hh-rlhf: a .jsonl/.jsonl.gz/.parquet file, a directory of them,
+    or `Anthropic/hh-rlhf` with a `subset` from the Hub. Returns the ingest summary."""
+    started = time.perf_counter()
+    checked = check_hh_source(
+        **{k: v for k, v in locals().items() if k not in ("store", "started")}
+    )
+    report = IngestReport()
+    if checked.repo_id is not None:
+        report.merge(ingest_hh_hub(store, checked.config, checked.repo_id))
+    budget = RowBudget(checked.config.limit)
+    for source_file in checked.files:
+        report.merge(ingest_hh_file(source_file, store, checked.config, budget))
+    report.seconds = time.perf_counter() - started
+    return {"command": "ingest hh-rlhf", "source": source, **report.to_dict()}
+
+
+@task(name="ingest_prompt_file", cache_policy=NONE, persist_result=False)
+def ingest_prompt_file(
+    source: SourceFile,
+    plan: PromptRowPlan,
+    store: str,
+    config: PromptIngestConfig,
+    references: dict[str, list[str]] | None,
+    budget: RowBudget,
+) -> IngestReport:
+    with progress_bar(source.path.name, total=source.size, unit="bytes") as advance:
+        return ingest_prompt_rows(
+            budget.take(iter_file(source, advance)),
+            Store(store),
+            plan,
+            source_key=str(source.path.resolve()),
+            source_name=config.source_name or _file_name(source),
+            references=references,
+        )
+
+
+@task(name="ingest_prompt_hub", cache_policy=NONE, persist_result=False)
+def ingest_prompt_hub(
+    store: str, config: PromptIngestConfig, repo_id: str, references: dict[str, list[str]] | None
+) -> IngestReport:
+    from prefsmith.flows.prompt_ingest import first_record, plan_prompt_rows
+
+    plan = plan_prompt_rows(first_record(load_hub_rows(repo_id, config.split)), repo_id, config)
+    return ingest_prompt_rows(
+        RowBudget(config.limit).take(load_hub_rows(repo_id, config.split)),
+        Store(store),
+        plan,
+        source_key=f"hub://{repo_id}:{config.split}",
+        source_name=config.source_name or repo_id,
+        references=references,
+    )
+
+
+@flow(name="ingest-prompts")
+def ingest_prompts(
+    source: str,
+    store: str,
+    format: str = "auto",
+    prompt_field: str | None = None,
+    messages_field: str | None = None,
+    id_field: str | None = None,
+    references: str | None = None,
+    split: str = "train",
+    source_name: str | None = None,
+    limit: int | None = None,
+) -> dict[str, Any]:
+    """Ingest a prompt set (JSONL/Parquet/CSV, chat messages, MT-Bench questions, or a
+    Hub dataset id) with optional reference answers joined by question id."""
+    started = time.perf_counter()
+    checked = check_prompt_source(
+        **{k: v for k, v in locals().items() if k not in ("store", "started")}
+    )
+    report = IngestReport()
+    if checked.repo_id is not None:
+        report.merge(ingest_prompt_hub(store, checked.config, checked.repo_id, checked.references))
+    budget = RowBudget(checked.config.limit)
+    for source_file, plan in checked.files:
+        report.merge(
+            ingest_prompt_file(source_file, plan, store, checked.config, checked.references, budget)
+        )
+    report.seconds = time.perf_counter() - started
+    return {"command": "ingest prompts", "source": source, **report.to_dict()}

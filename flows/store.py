@@ -1,0 +1,163 @@
+"""The store: a directory of append-only Parquet tables.
+
+Each write is one new part file, written under a temporary name and renamed
+into place, so a crash leaves either the whole part or nothing. Rows whose key
+is already stored are dropped before writing, so reruns add nothing. Writers
+take an exclusive lock on the store; readers never need it (they only see
+complete, renamed parts).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from prefsmith.schemas.errors import UserError
+from prefsmith.schemas.records import TABLES
+
+PART_GLOB = "part-*.parquet"
+TMP_PREFIX = ".tmp-"
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    added: int
+    duplicates: int
+
+
+class Store:
+    """Append-only Parquet tables under `root` (`prompts`, `candidates`, `labels`, `rejects`)."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+        if self.root.exists() and not self.root.is_dir():
+            raise UserError(f"store path {self.root} exists and is not a directory")
+        self._keys: dict[str, set[str]] = {}
+        self._parts_seen: dict[str, set[str]] = {}
+
+    # -- paths ---------------------------------------------------------------
+    def table_dir(self, name: str) -> Path:
+        if name not in TABLES:
+            raise UserError(f"unknown table {name!r}; tables: {', '.join(TABLES)}")
+        return self.root / name
+
+    def parts(self, name: str) -> list[Path]:
+        directory = self.table_dir(name)
+        return sorted(directory.glob(PART_GLOB)) if directory.is_dir() else []
+
+    # -- reading -------------------------------------------------------------
+    def scan(self, name: str) -> pl.LazyFrame:
+        """Lazy polars frame over every complete part of a table (empty if none)."""
+        parts = self.parts(name)
+        if not parts:
+            return pl.from_arrow(TABLES[name].schema.empty_table()).lazy()  # type: ignore[union-attr]
+        return pl.scan_parquet([str(p) for p in parts], missing_columns="insert")
+
+    def count(self, name: str) -> int:
+        """Row count from Parquet footers only (rows are unique by key on write)."""
+        return sum(pq.read_metadata(p).num_rows for p in self.parts(name))
+
+    def keys(self, name: str) -> set[str]:
+        """Every key stored in a table, cached and refreshed with parts written since."""
+        self._refresh_keys(name)
+        return self._keys[name]
+
+    def _refresh_keys(self, name: str) -> None:
+        seen = self._parts_seen.setdefault(name, set())
+        keys = self._keys.setdefault(name, set())
+        new = [p for p in self.parts(name) if p.name not in seen]
+        if not new:
+            return
+        key = TABLES[name].key
+        for part in new:
+            keys.update(pq.read_table(part, columns=[key]).column(key).to_pylist())
+            seen.add(part.name)
+
+    # -- writing -------------------------------------------------------------
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / ".lock", "a+b") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def write(self, name: str, table: pa.Table) -> WriteResult:
+        """Append the rows of `table` whose key is not stored yet; atomic per call."""
+        spec = TABLES[name]
+        if table.num_rows == 0:
+            return WriteResult(0, 0)
+        table = table.select(spec.schema.names).cast(spec.schema)
+        with self._locked():
+            self._remove_stale_temp_files(name)
+            stored = self.keys(name)
+            keys = table.column(spec.key).to_pylist()
+            fresh = set(keys)
+            if len(fresh) < len(keys) or not fresh.isdisjoint(stored):
+                keep, fresh = [], set()
+                for index, key in enumerate(keys):
+                    if key not in stored and key not in fresh:
+                        fresh.add(key)
+                        keep.append(index)
+                table = table.take(pa.array(keep, type=pa.int64()))
+            if fresh:
+                part = self._write_part(name, table)
+                stored.update(fresh)
+                self._parts_seen[name].add(part.name)
+        return WriteResult(added=len(fresh), duplicates=len(keys) - len(fresh))
+
+    def _write_part(self, name: str, table: pa.Table) -> Path:
+        directory = self.table_dir(name)
+        directory.mkdir(parents=True, exist_ok=True)
+        stem = f"part-{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.parquet"
+        tmp, final = directory / f"{TMP_PREFIX}{stem}", directory / stem
+        pq.write_table(table, tmp, compression="zstd")
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, final)
+        dir_fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+        return final
+
+    def _remove_stale_temp_files(self, name: str) -> None:
+        # Called under the lock: no writer is running, so any temp file is a crash leftover.
+        directory = self.root / name
+        if directory.is_dir():
+            for leftover in directory.glob(f"{TMP_PREFIX}*"):
+                leftover.unlink(missing_ok=True)
+
+    # -- summary -------------------------------------------------------------
+    def summary(self) -> dict:
+        """Per-table counts, rejects by reason and labels by labeler."""
+        tables = {name: self.count(name) for name in TABLES}
+        return {
+            "tables": tables,
+            "rejects_by_reason": self._value_counts("rejects", "reason"),
+            "labels_by_labeler": self._value_counts("labels", "labeler"),
+        }
+
+    def _value_counts(self, name: str, column: str) -> dict[str, int]:
+        parts = self.parts(name)
+        if not parts:
+            return {}
+        values = pa.concat_arrays(
+            [c for p in parts for c in pq.read_table(p, columns=[column]).column(column).chunks]
+        )
+        counts = pc.value_counts(values).to_pylist()
+        return dict(sorted(((c["values"], c["counts"]) for c in counts), key=lambda kv: -kv[1]))

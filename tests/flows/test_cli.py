@@ -1,0 +1,106 @@
+"""The CLI through typer's runner; ingest commands run real Prefect flows (ephemeral API)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from prefsmith.flows.cli import app
+
+DATA = Path(__file__).parents[1] / "data"
+HH_SLICE = DATA / "hh_rlhf_harmless_test_120.jsonl"
+MT_BENCH = DATA / "mt_bench_questions_18.jsonl"
+REFERENCES = DATA / "mt_bench_references.jsonl"
+runner = CliRunner()
+
+
+def run_json(*args: str) -> dict:
+    result = runner.invoke(app, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.prefect
+def test_ingest_hh_then_prompts_then_status(store_dir):
+    first = run_json("ingest", "hh-rlhf", str(HH_SLICE), "--store", str(store_dir))
+    assert (first["rows_used"], first["rejected"]) == (119, 1)
+    assert first["rejects_by_reason"] == {"empty_answer": 1}
+    assert first["added"]["labels"] == 119
+    again = run_json("ingest", "hh-rlhf", str(HH_SLICE), "--store", str(store_dir))
+    assert sum(again["added"].values()) == 0
+    prompts = run_json(
+        "ingest",
+        "prompts",
+        str(MT_BENCH),
+        "--format",
+        "mt-bench",
+        "--references",
+        str(REFERENCES),
+        "--store",
+        str(store_dir),
+    )
+    assert (prompts["added"]["prompts"], prompts["references_joined"]) == (18, 4)
+    status = run_json("status", "--store", str(store_dir))
+    assert status["tables"]["prompts"] == first["added"]["prompts"] + 18
+    assert status["tables"]["labels"] == 119
+    assert status["rejects_by_reason"] == {"empty_answer": 1}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["ingest", "hh-rlhf", "missing.jsonl"], "input not found: missing.jsonl"),
+        (["ingest", "hh-rlhf", str(HH_SLICE), "--subset", "harmless"], "unknown subset 'harmless'"),
+        (["ingest", "prompts", str(MT_BENCH), "--format", "xml"], "format: Input should be"),
+        (["ingest", "prompts", str(MT_BENCH), "--format", "csv"], "unsupported file type"),
+        (["ingest", "prompts", str(HH_SLICE)], "no prompt column found; pass --prompt-field"),
+        (["ingest", "prompts", str(MT_BENCH), "--prompt-field", "text"], "no column 'text'"),
+        (["status"], "no store at"),
+    ],
+)
+def test_user_mistakes_are_one_line_and_write_nothing(args, message, store_dir):
+    args = [*args, "--store", str(store_dir)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr
+    assert "Traceback" not in result.output
+    assert not store_dir.exists() or not any((store_dir / "prompts").glob("part-*"))
+
+
+def test_hub_source_offline_is_one_clear_line(store_dir, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    result = runner.invoke(
+        app,
+        [
+            "ingest",
+            "hh-rlhf",
+            "Anthropic/hh-rlhf",
+            "--subset",
+            "harmless-base",
+            "--store",
+            str(store_dir),
+        ],
+    )
+    assert result.exit_code == 2, result.output
+    assert "could not reach the Hugging Face Hub for Anthropic/hh-rlhf" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_help_and_status_do_not_import_prefect(tmp_path):
+    probe = (
+        "import sys; from typer.testing import CliRunner; from prefsmith.flows.cli import app;"
+        "r = CliRunner().invoke(app, ['status', '--store', sys.argv[1], '--json']);"
+        "CliRunner().invoke(app, ['--help']);"
+        "print(r.exit_code, any(m.split('.')[0] in ('prefect', 'torch') for m in sys.modules))"
+    )
+    (tmp_path / "store").mkdir()
+    out = subprocess.run(
+        [sys.executable, "-c", probe, str(tmp_path / "store")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.split() == ["0", "False"]
