@@ -15,6 +15,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from prefsmith import __version__
 from prefsmith.schemas.errors import UserError
@@ -41,16 +42,28 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON line in
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def fail(message: str, code: int) -> typer.Exit:
+    errors.print(Text.assemble(("error: ", "bold red"), message), soft_wrap=True)
+    return typer.Exit(code)
+
+
 def user_errors(command: F) -> F:
-    """Turn a UserError into one `error: ...` line on stderr and exit code 2."""
+    """One `error: ...` line instead of a traceback: exit 2 for a user mistake, 1 for the
+    machine (permission denied, disk full), 130 for Ctrl-C (what was written stays)."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
         except UserError as error:
-            errors.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
-            raise typer.Exit(2) from None
+            raise fail(str(error), 2) from None
+        except OSError as error:
+            where = f": {error.filename}" if error.filename else ""
+            raise fail(f"{error.strerror or error}{where}", 1) from None
+        except KeyboardInterrupt:
+            raise fail(
+                "interrupted; rerun the same command to finish (nothing is lost)", 130
+            ) from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -117,6 +130,7 @@ def ingest_hh_rlhf(
     """Ingest hh-rlhf pairs: prompt turns, chosen/rejected answers, the human label."""
     from prefsmith.flows.hh_ingest import check_hh_source
     from prefsmith.flows.runner import run_flow
+    from prefsmith.flows.store import Store
 
     settings = dict(
         source=source,
@@ -127,6 +141,7 @@ def ingest_hh_rlhf(
         limit=limit,
     )
     check_hh_source(**settings)  # fail in a second, before Prefect starts its API
+    Store(store).ensure_writable()
     summary = run_flow("prefsmith.flows.ingest:ingest_hh_rlhf", store=store, **settings)
     emit(summary, json_, f"ingest hh-rlhf -> {store}")
 
@@ -159,6 +174,7 @@ def ingest_prompts(
     """Ingest a prompt set; MT-Bench follow-up turns are kept for multi-turn generation."""
     from prefsmith.flows.prompt_ingest import check_prompt_source
     from prefsmith.flows.runner import run_flow
+    from prefsmith.flows.store import Store
 
     settings = dict(
         source=source,
@@ -172,6 +188,7 @@ def ingest_prompts(
         limit=limit,
     )
     check_prompt_source(**settings)  # fail in a second, before Prefect starts its API
+    Store(store).ensure_writable()
     summary = run_flow("prefsmith.flows.ingest:ingest_prompts", store=store, **settings)
     emit(summary, json_, f"ingest prompts -> {store}")
 

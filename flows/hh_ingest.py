@@ -16,13 +16,18 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from prefsmith.flows.hh_worker import convert_block
-from prefsmith.flows.ingestion import DEFAULT_BATCH_ROWS, IngestReport, batched, write_tables
+from prefsmith.flows.hh_worker import EncodedBlock, convert_block
+from prefsmith.flows.ingestion import (
+    DEFAULT_BATCH_ROWS,
+    WRITE_ORDER,
+    IngestReport,
+    batched,
+    write_tables,
+)
 from prefsmith.flows.sources import (
     SourceFile,
     check_hub_dataset,
     hub_id,
-    iter_jsonl,
     read_jsonl_blocks,
     resolve_files,
 )
@@ -100,48 +105,51 @@ def ingest_hh_jsonl(
     source_name: str,
     allow_empty: bool = False,
     workers: int | None = None,
-    block_bytes: int = 1 << 22,
-    batch_rows: int = DEFAULT_BATCH_ROWS,
+    block_bytes: int = 32 << 20,
     on_progress: Callable[[int], None] | None = None,
 ) -> IngestReport:
-    """An hh-rlhf JSONL file -> store; `workers=None` uses every core for files over 64 MB."""
+    """An hh-rlhf JSONL file -> store, one part per table per block of `block_bytes`.
+
+    `workers=None` converts blocks in one worker process per core for files over
+    64 MB, in this process below; this process only dedupes keys and renames the
+    parts the workers encoded into place.
+    """
     if workers is None:
         big = path.stat().st_size >= PARALLEL_MIN_BYTES
         workers = min(len(os.sched_getaffinity(0)), 8) if big else 1
-    if workers <= 1:
-        return ingest_hh_rows(
-            iter_jsonl(path, on_progress),
-            store,
-            source_key=source_key,
-            source_name=source_name,
-            allow_empty=allow_empty,
-            batch_rows=batch_rows,
-        )
     started = time.perf_counter()
     report = IngestReport()
     convert = functools.partial(
         convert_block, source_key=source_key, source_name=source_name, allow_empty=allow_empty
     )
-    in_flight: deque[Future[ConvertedRows]] = deque()
-    ready: list[ConvertedRows] = []
 
-    def collect(future: Future[ConvertedRows]) -> None:
-        ready.append(future.result())
-        if sum(part.rows_read for part in ready) >= batch_rows:
-            _record(report, ready, store)
-            ready.clear()
+    def collect(block: EncodedBlock) -> None:
+        report.rows_read += block.rows_read
+        report.rows_used += block.rows_used
+        report.rejects_by_reason.update(block.rejects_by_reason)
+        for name in WRITE_ORDER:  # parents first
+            result = store.write_encoded(name, block.parts[name])
+            report.added[name] += result.added
+            report.duplicates[name] += result.duplicates
 
-    # spawn, not fork: Prefect's threads may hold locks that a forked child would inherit.
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        for first_line, data, position in read_jsonl_blocks(path, block_bytes):
-            in_flight.append(pool.submit(convert, (first_line, data)))
-            if len(in_flight) >= 2 * workers:
-                collect(in_flight.popleft())
+    blocks = read_jsonl_blocks(path, block_bytes)
+    if workers <= 1:
+        for first_line, data, position in blocks:
+            collect(convert((first_line, data)))
             if on_progress is not None:
                 on_progress(position)
-        while in_flight:
-            collect(in_flight.popleft())
-    _record(report, ready, store)
+    else:
+        # spawn, not fork: Prefect's threads may hold locks a forked child would inherit.
+        context = multiprocessing.get_context("spawn")
+        in_flight: deque[Future[EncodedBlock]] = deque()
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            for first_line, data, position in blocks:
+                in_flight.append(pool.submit(convert, (first_line, data)))
+                if len(in_flight) >= 2 * workers:
+                    collect(in_flight.popleft().result())
+                if on_progress is not None:
+                    on_progress(position)
+            while in_flight:
+                collect(in_flight.popleft().result())
     report.seconds = time.perf_counter() - started
     return report

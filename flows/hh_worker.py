@@ -1,23 +1,39 @@
-"""The function hh-rlhf ingest workers run. Kept apart so a spawned worker imports
-only the parser and pyarrow, not polars, Prefect or the store."""
+"""What hh-rlhf ingest workers run: parse a block of lines, build the tables and
+encode them as Parquet parts. Kept apart so a spawned worker imports only the
+parser, pyarrow and the store's encoder, never Prefect."""
 
 from __future__ import annotations
 
+from collections import Counter
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from prefsmith.flows.sources import parse_jsonl_lines
-from prefsmith.schemas.hh_tables import ConvertedRows, convert_hh_rows
+from prefsmith.flows.store import EncodedPart
+from prefsmith.schemas.hh_tables import convert_hh_rows
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedBlock:
+    parts: dict[str, EncodedPart]
+    rows_read: int
+    rows_used: int
+    rejects_by_reason: Counter[str]
 
 
 def convert_block(
     block: tuple[int, bytes], source_key: str, source_name: str, allow_empty: bool
-) -> ConvertedRows:
-    """Arrow tables for a block of whole JSONL lines starting at line `block[0]`."""
+) -> EncodedBlock:
+    """Parquet parts for a block of whole JSONL lines starting at line `block[0]`."""
     first_line, data = block
-    return convert_hh_rows(
-        parse_jsonl_lines(data.split(b"\n"), first_line),
+    converted = convert_hh_rows(
+        parse_jsonl_lines(data.removesuffix(b"\n").split(b"\n"), first_line),
         source_key=source_key,
         source_name=source_name,
         allow_empty=allow_empty,
         created_at=datetime.now(timezone.utc),
+    )
+    parts = {name: EncodedPart.encode(name, table) for name, table in converted.tables.items()}
+    return EncodedBlock(
+        parts, converted.rows_read, converted.rows_used, converted.rejects_by_reason
     )

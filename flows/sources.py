@@ -15,9 +15,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import orjson
-
 from prefsmith.schemas.errors import UserError
+from prefsmith.schemas.jsonl import parse_jsonl_line
 from prefsmith.schemas.records import SourceRow
 
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".json.gz", ".ndjson")
@@ -91,58 +90,34 @@ def _open_binary(path: Path) -> tuple[io.BufferedIOBase, Callable[[], int]]:
 
 
 def parse_jsonl_lines(lines: Iterable[bytes], first_line: int = 1) -> Iterator[SourceRow]:
-    """Rows of JSONL lines (blank lines skipped but counted in line numbers).
-
-    A good row keeps its raw bytes undecoded: the text is only needed if the row
-    is rejected later, and decoding every line would cost the hot path ~10%.
-    """
+    """Rows of JSONL lines (blank lines skipped but counted in line numbers)."""
     for number, line in enumerate(lines, start=first_line):
-        line = line.rstrip(b"\r")
-        if not line.strip():
-            continue
-        try:
-            record = orjson.loads(line)  # validates UTF-8 too
-        except orjson.JSONDecodeError:
-            try:
-                text = line.decode("utf-8")
-            except UnicodeDecodeError:
-                raw = line.decode("utf-8", "backslashreplace")
-                yield SourceRow(number, None, "undecodable_bytes", raw)
-                continue
-            yield SourceRow(number, None, "invalid_json", text)
-            continue
-        if not isinstance(record, dict):
-            yield SourceRow(number, None, "invalid_json", line)
-            continue
-        yield SourceRow(number, record, None, line)
+        row = parse_jsonl_line(number, line)
+        if row is not None:
+            yield row
 
 
 def iter_jsonl(path: Path, on_progress: Callable[[int], None] | None = None) -> Iterator[SourceRow]:
     for first_line, block, position in read_jsonl_blocks(path):
-        yield from parse_jsonl_lines(block.split(b"\n"), first_line)
+        yield from parse_jsonl_lines(block.removesuffix(b"\n").split(b"\n"), first_line)
         if on_progress is not None:
             on_progress(position)
 
 
 def read_jsonl_blocks(path: Path, block_bytes: int = 1 << 22) -> Iterator[tuple[int, bytes, int]]:
-    """(first line number, whole lines, bytes consumed on disk) in blocks of ~block_bytes."""
+    """(first line number, whole lines, bytes consumed on disk) in blocks of ~block_bytes.
+
+    A block ends with a newline (except maybe the last): it is read, then
+    completed up to the end of its last line, so each block is copied once.
+    """
     handle, position = _open_binary(path)
-    line_number, carry = 1, b""
+    line_number = 1
     with handle:
-        while True:
-            data = handle.read(block_bytes)
-            if not data:
-                break
-            data = carry + data
-            cut = data.rfind(b"\n")
-            if cut < 0:
-                carry = data
-                continue
-            block, carry = data[:cut], data[cut + 1 :]
-            yield line_number, block, position()
-            line_number += block.count(b"\n") + 1
-        if carry:
-            yield line_number, carry, position()
+        while data := handle.read(block_bytes):
+            if not data.endswith(b"\n"):
+                data += handle.readline()
+            yield line_number, data, position()
+            line_number += data.count(b"\n")
 
 
 def iter_parquet(

@@ -13,12 +13,12 @@ import fcntl
 import os
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -26,7 +26,11 @@ import pyarrow.parquet as pq
 from prefsmith.schemas.errors import UserError
 from prefsmith.schemas.records import TABLES
 
+if TYPE_CHECKING:
+    import polars as pl
+
 PART_GLOB = "part-*.parquet"
+COMPRESSION = "zstd"
 TMP_PREFIX = ".tmp-"
 
 
@@ -34,6 +38,27 @@ TMP_PREFIX = ".tmp-"
 class WriteResult:
     added: int
     duplicates: int
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedPart:
+    """Rows of one table already encoded as a Parquet file, with their keys.
+
+    Worker processes encode their own parts, so the writing process only checks
+    keys and renames files into place (it decodes a part only if some of its rows
+    are duplicates).
+    """
+
+    keys: list[str]
+    data: bytes
+
+    @classmethod
+    def encode(cls, name: str, table: pa.Table) -> EncodedPart:
+        spec = TABLES[name]
+        table = table.select(spec.schema.names).cast(spec.schema)
+        sink = pa.BufferOutputStream()
+        pq.write_table(table, sink, compression=COMPRESSION)
+        return cls(table.column(spec.key).to_pylist(), sink.getvalue().to_pybytes())
 
 
 class Store:
@@ -45,6 +70,16 @@ class Store:
             raise UserError(f"store path {self.root} exists and is not a directory")
         self._keys: dict[str, set[str]] = {}
         self._parts_seen: dict[str, set[str]] = {}
+
+    def ensure_writable(self) -> None:
+        """Create the store directory if needed; UserError if it can't be written."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            probe = self.root / f".write-check-{uuid.uuid4().hex[:8]}"
+            probe.touch()
+            probe.unlink()
+        except OSError as error:
+            raise UserError(f"cannot write the store at {self.root}: {error.strerror}") from None
 
     # -- paths ---------------------------------------------------------------
     def table_dir(self, name: str) -> Path:
@@ -59,6 +94,8 @@ class Store:
     # -- reading -------------------------------------------------------------
     def scan(self, name: str) -> pl.LazyFrame:
         """Lazy polars frame over every complete part of a table (empty if none)."""
+        import polars as pl
+
         parts = self.parts(name)
         if not parts:
             return pl.from_arrow(TABLES[name].schema.empty_table()).lazy()  # type: ignore[union-attr]
@@ -114,17 +151,30 @@ class Store:
                         keep.append(index)
                 table = table.take(pa.array(keep, type=pa.int64()))
             if fresh:
-                part = self._write_part(name, table)
-                stored.update(fresh)
-                self._parts_seen[name].add(part.name)
+                self._publish(
+                    name, fresh, lambda path: pq.write_table(table, path, compression=COMPRESSION)
+                )
         return WriteResult(added=len(fresh), duplicates=len(keys) - len(fresh))
 
-    def _write_part(self, name: str, table: pa.Table) -> Path:
+    def write_encoded(self, name: str, part: EncodedPart) -> WriteResult:
+        """`write` for a part encoded elsewhere: renamed into place as is when all rows are new."""
+        if not part.keys:
+            return WriteResult(0, 0)
+        with self._locked():
+            self._remove_stale_temp_files(name)
+            fresh = set(part.keys)
+            if len(fresh) == len(part.keys) and fresh.isdisjoint(self.keys(name)):
+                self._publish(name, fresh, lambda path: path.write_bytes(part.data))
+                return WriteResult(added=len(fresh), duplicates=0)
+        return self.write(name, pq.read_table(pa.BufferReader(part.data)))
+
+    def _publish(self, name: str, keys: set[str], write_to: Callable[[Path], object]) -> None:
+        """Write a part under a temp name, make it durable, rename it in; caller holds the lock."""
         directory = self.table_dir(name)
         directory.mkdir(parents=True, exist_ok=True)
         stem = f"part-{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.parquet"
         tmp, final = directory / f"{TMP_PREFIX}{stem}", directory / stem
-        pq.write_table(table, tmp, compression="zstd")
+        write_to(tmp)
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp, final)
@@ -133,7 +183,8 @@ class Store:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
-        return final
+        self._keys[name].update(keys)
+        self._parts_seen[name].add(final.name)
 
     def _remove_stale_temp_files(self, name: str) -> None:
         # Called under the lock: no writer is running, so any temp file is a crash leftover.

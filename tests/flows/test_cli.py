@@ -104,3 +104,33 @@ def test_help_and_status_do_not_import_prefect(tmp_path):
         check=True,
     )
     assert out.stdout.split() == ["0", "False"]
+
+
+def test_error_text_is_not_read_as_markup_and_os_errors_are_one_line(tmp_path):
+    blocked = tmp_path / "blocked"
+    blocked.write_text("not a directory")
+    result = runner.invoke(
+        app,
+        [
+            "ingest",
+            "prompts",
+            str(MT_BENCH),
+            "--prompt-field",
+            "[bold]x",
+            "--store",
+            str(tmp_path / "s"),
+        ],
+    )
+    assert result.exit_code == 2 and "no column '[bold]x'" in result.stderr
+    result = runner.invoke(app, ["status", "--store", str(blocked)])
+    assert result.exit_code == 2 and "no store at" in result.stderr
+
+
+def test_a_store_that_cannot_be_created_is_caught_before_the_flow(tmp_path):
+    (tmp_path / "file").write_text("x")
+    result = runner.invoke(
+        app, ["ingest", "hh-rlhf", str(HH_SLICE), "--store", str(tmp_path / "file" / "store")]
+    )
+    assert result.exit_code == 2, result.output
+    assert "cannot write the store at" in result.stderr and "Not a directory" in result.stderr
+    assert "prefect" not in result.output.lower()  # no flow was started

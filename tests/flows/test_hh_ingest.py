@@ -139,29 +139,33 @@ def test_batched_writes_make_several_parts_with_the_same_content(store_dir, tmp_
     )
 
 
-def test_worker_processes_store_the_same_rows_as_one_process(store_dir, tmp_path, write_jsonl):
+def test_block_and_worker_paths_store_what_the_per_row_path_stores(
+    store_dir, tmp_path, write_jsonl
+):
     lines = HH_SLICE.read_bytes().splitlines()
     path = write_jsonl("hh.jsonl", [*lines[:50], b"{broken", *lines[50:]])
-    serial, parallel = Store(tmp_path / "serial"), Store(store_dir)
-    one = ingest_hh_jsonl(path, serial, source_key="k", source_name="hh", workers=1)
+    per_row = Store(tmp_path / "per-row")
+    ingest_hh_rows(iter_file(SourceFile(path, "jsonl")), per_row, source_key="k", source_name="hh")
+    blocks, workers = Store(tmp_path / "blocks"), Store(store_dir)
+    one = ingest_hh_jsonl(path, blocks, source_key="k", source_name="hh", workers=1)
     two = ingest_hh_jsonl(
-        path,
-        parallel,
-        source_key="k",
-        source_name="hh",
-        workers=2,
-        block_bytes=20_000,
-        batch_rows=40,
+        path, workers, source_key="k", source_name="hh", workers=2, block_bytes=20_000
     )
     assert one.to_dict() | {"seconds": 0} == two.to_dict() | {"seconds": 0}
-    assert len(parallel.parts("labels")) > 1
+    assert (one.rows_read, one.rows_used, dict(one.rejects_by_reason)) == (
+        121,
+        119,
+        {"empty_answer": 1, "invalid_json": 1},
+    )
+    assert len(workers.parts("labels")) > 1
     for table, key in (
         ("prompts", "prompt_id"),
         ("candidates", "candidate_id"),
         ("labels", "label_id"),
         ("rejects", "reject_id"),
     ):
-        columns = [c for c in serial.scan(table).collect_schema().names() if c != "created_at"]
-        ours = parallel.scan(table).select(columns).collect().sort(key)
-        assert ours.equals(serial.scan(table).select(columns).collect().sort(key)), table
-    assert parallel.scan("rejects").collect()["line"].to_list() == [51, 88]
+        columns = [c for c in per_row.scan(table).collect_schema().names() if c != "created_at"]
+        expected = per_row.scan(table).select(columns).collect().sort(key)
+        for store in (blocks, workers):
+            assert store.scan(table).select(columns).collect().sort(key).equals(expected), table
+    assert workers.scan("rejects").collect().sort("line")["line"].to_list() == [51, 88]
