@@ -193,6 +193,34 @@ def ingest_prompts(
     emit(summary, json_, f"ingest prompts -> {store}")
 
 
+@app.command()
+@user_errors
+def run(
+    config: Annotated[str, typer.Argument(help="Run config (YAML), e.g. configs/quickstart.yaml.")],
+    store: Annotated[
+        str | None,
+        typer.Option(
+            "--store", envvar="PREFSMITH_STORE", help="Store directory (overrides the config's)."
+        ),
+    ] = None,
+    json_: JsonOption = False,
+) -> None:
+    """Run every stage of a run config as one Prefect flow; reruns skip finished work."""
+    from prefsmith.flows.pipeline import check_run
+    from prefsmith.flows.runner import run_flow
+    from prefsmith.schemas.config import load_run_config
+
+    settings = load_run_config(config)
+    check_run(settings, store or settings.store)  # fail in a second, before Prefect starts
+    summary = run_flow("prefsmith.flows.pipeline:pipeline", config=config, store=store)
+    if json_:
+        emit(summary, True, "")
+        return
+    for stage in summary.pop("stages"):
+        emit(stage, False, stage["command"])
+    emit(summary, False, f"run {config}")
+
+
 def main() -> None:
     app()
 

@@ -90,3 +90,25 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise UserError(f"{path}: expected a mapping of settings at the top level")
     return data
+
+
+class IngestStage(StrictModel):
+    """The `ingest:` section of a run config: sources to load, in order."""
+
+    hh_rlhf: list[HHIngestConfig] = Field(default_factory=list)
+    prompts: list[PromptIngestConfig] = Field(default_factory=list)
+
+
+class RunConfig(StrictModel):
+    """A whole run (`prefsmith run CONFIG`); later stages join as they are built.
+
+    Relative paths are relative to the working directory the run starts in.
+    """
+
+    store: str = "prefsmith-store"
+    ingest: IngestStage = Field(default_factory=IngestStage)
+
+
+def load_run_config(path: str | Path) -> RunConfig:
+    """Read and validate a run config; UserError naming the file and the key."""
+    return validate(RunConfig, load_yaml(path), where=f"{path}: ")

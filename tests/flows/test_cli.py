@@ -134,3 +134,31 @@ def test_a_store_that_cannot_be_created_is_caught_before_the_flow(tmp_path):
     assert result.exit_code == 2, result.output
     assert "cannot write the store at" in result.stderr and "Not a directory" in result.stderr
     assert "prefect" not in result.output.lower()  # no flow was started
+
+
+@pytest.mark.prefect
+def test_run_config_ingests_every_source_and_reruns_add_nothing(tmp_path):
+    config = tmp_path / "run.yaml"
+    config.write_text(
+        f"store: {tmp_path / 'store'}\n"
+        "ingest:\n"
+        f"  hh_rlhf:\n    - source: {HH_SLICE}\n"
+        f"  prompts:\n    - source: {MT_BENCH}\n      format: mt-bench\n"
+    )
+    first = run_json("run", str(config))
+    assert [stage["added"]["prompts"] for stage in first["stages"]] == [119, 18]
+    assert first["tables"]["labels"] == 119 and first["rejects_by_reason"] == {"empty_answer": 1}
+    again = run_json("run", str(config))
+    assert all(sum(stage["added"].values()) == 0 for stage in again["stages"])
+    assert again["tables"] == first["tables"]
+
+
+def test_run_config_mistakes_name_the_file_and_key(tmp_path):
+    config = tmp_path / "run.yaml"
+    config.write_text("ingest:\n  hh_rlhf:\n    - source: x.jsonl\n      alow_empty: true\n")
+    result = runner.invoke(app, ["run", str(config)])
+    assert result.exit_code == 2
+    assert f"{config}: unknown key 'ingest.hh_rlhf.0.alow_empty'" in result.stderr
+    config.write_text("ingest:\n  hh_rlhf:\n    - source: missing.jsonl\n")
+    result = runner.invoke(app, ["run", str(config), "--store", str(tmp_path / "s")])
+    assert result.exit_code == 2 and "input not found: missing.jsonl" in result.stderr
