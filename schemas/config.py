@@ -112,3 +112,47 @@ class RunConfig(StrictModel):
 def load_run_config(path: str | Path) -> RunConfig:
     """Read and validate a run config; UserError naming the file and the key."""
     return validate(RunConfig, load_yaml(path), where=f"{path}: ")
+
+
+class DatasetBuildConfig(StrictModel):
+    """Settings every dataset build shares."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    splits: dict[str, float] = Field(default_factory=lambda: {"train": 0.95, "test": 0.05})
+    seed: int = 0
+    license: str | None = None
+
+    @field_validator("splits")
+    @classmethod
+    def _fractions(cls, value: dict[str, float]) -> dict[str, float]:
+        if (
+            not value
+            or any(not 0 < f <= 1 for f in value.values())
+            or abs(sum(value.values()) - 1) > 1e-6
+        ):
+            raise ValueError(f"split fractions must be in (0, 1] and add up to 1, got {value}")
+        return value
+
+
+class PreferenceBuildConfig(DatasetBuildConfig):
+    """`prefsmith build preference` (`--from` on the command line is `from_labelers` here)."""
+
+    from_labelers: list[str] = Field(min_length=1)
+    pairs: Literal["best-worst", "all", "quantile", "adjacent"] = "best-worst"
+    combine: Literal["agree", "vote"] = "agree"
+    weights: dict[str, float] = Field(default_factory=dict)
+    min_margin: float = Field(default=0.0, ge=0)
+    quantile: float = Field(default=0.25, gt=0, le=0.5)
+    format: Literal["conversational", "standard", "openai", "rm-pairs"] = "conversational"
+
+
+class RewardInPromptBuildConfig(DatasetBuildConfig):
+    """`prefsmith build reward-in-prompt`: `rewards` maps a dimension name to a labeler."""
+
+    rewards: dict[str, str] = Field(min_length=1)
+    normalize: Literal["minmax", "zscore-sigmoid", "quantile", "none"] = "minmax"
+    open_tag: str = "<REWARD>"
+    start_tag: str = "<SOS>"
+    line: str = "{Name} reward: {value}"
+    decimals: int = Field(default=2, ge=0, le=6)
+    format: Literal["prompt-completion", "openai"] = "prompt-completion"

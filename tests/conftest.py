@@ -16,6 +16,7 @@ MT_BENCH_REFERENCES = DATA / "mt_bench_references.jsonl"
 # Before anything imports prefect: a private, throwaway Prefect home for the test session.
 os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="prefsmith-test-prefect-"))
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")  # CliRunner closes the streams it lends
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 

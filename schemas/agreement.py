@@ -1,0 +1,47 @@
+"""Agreement between labelers on the same decisions: raw agreement and Cohen's kappa.
+
+A decision is a key (e.g. an unordered candidate pair) with a categorical
+answer (which candidate wins, or "tie"); two labelers are compared on the keys
+both answered.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Agreement:
+    n: int
+    agreement: float | None
+    kappa: float | None
+
+    def to_dict(self) -> dict[str, float | int | None]:
+        round_ = lambda x: None if x is None else round(x, 4)  # noqa: E731
+        return {"n": self.n, "agreement": round_(self.agreement), "kappa": round_(self.kappa)}
+
+
+def cohen_kappa(first: list[Hashable], second: list[Hashable]) -> float | None:
+    """Cohen's kappa of two aligned answer lists; None when it is undefined (no items, or
+    both labelers always give one and the same answer)."""
+    n = len(first)
+    if n == 0:
+        return None
+    observed = sum(a == b for a, b in zip(first, second, strict=True)) / n
+    counts_a, counts_b = Counter(first), Counter(second)
+    expected = sum(counts_a[c] * counts_b[c] for c in counts_a) / (n * n)
+    if expected == 1:
+        return None
+    return (observed - expected) / (1 - expected)
+
+
+def agreement(first: Mapping[Hashable, Hashable], second: Mapping[Hashable, Hashable]) -> Agreement:
+    """Agreement of two labelers' answers on the keys both answered."""
+    shared = [key for key in first if key in second]
+    a, b = [first[k] for k in shared], [second[k] for k in shared]
+    if not shared:
+        return Agreement(0, None, None)
+    observed = sum(x == y for x, y in zip(a, b, strict=True)) / len(shared)
+    return Agreement(len(shared), observed, cohen_kappa(a, b))

@@ -1,0 +1,68 @@
+"""Dataset rows in the formats trainers take: trl preference (conversational or standard),
+trl prompt-completion, reward-model pairs, and OpenAI fine-tuning JSONL."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from prefsmith.schemas.reward_prompt import render_dialogue
+
+PREFERENCE_FORMATS = ("conversational", "standard", "openai")
+SFT_FORMATS = ("prompt-completion", "openai")
+
+
+def _assistant(text: str, extra_turns: Sequence[Mapping[str, str]] = ()) -> list[dict[str, str]]:
+    return [{"role": "assistant", "content": text}, *[dict(m) for m in extra_turns]]
+
+
+def preference_row(pair: Mapping[str, Any], fmt: str) -> dict[str, Any]:
+    """One preference pair (`prompt` messages, `chosen`, `rejected`, ids, `margin`)."""
+    ids = {k: pair[k] for k in ("prompt_id", "chosen_id", "rejected_id", "margin")}
+    if fmt == "conversational":  # trl: prompt and answers as message lists
+        return {
+            "prompt": [dict(m) for m in pair["prompt"]],
+            "chosen": _assistant(pair["chosen"]),
+            "rejected": _assistant(pair["rejected"]),
+            **ids,
+        }
+    if fmt == "standard":  # trl: plain text, explicit prompt ending where the answer starts
+        prompt = render_dialogue(pair["prompt"]) + "\n\nAssistant:"
+        return {
+            "prompt": prompt,
+            "chosen": " " + pair["chosen"],
+            "rejected": " " + pair["rejected"],
+            **ids,
+        }
+    if fmt == "openai":  # OpenAI preference fine-tuning (DPO) JSONL
+        return {
+            "input": {"messages": [dict(m) for m in pair["prompt"]]},
+            "preferred_output": _assistant(pair["chosen"]),
+            "non_preferred_output": _assistant(pair["rejected"]),
+        }
+    raise ValueError(f"unknown preference format {fmt!r}")
+
+
+def rm_pair_row(pair: Mapping[str, Any]) -> dict[str, Any]:
+    """Reward-model pair, trl's implicit-prompt text format, with the deciding margin."""
+    prompt = render_dialogue(pair["prompt"]) + "\n\nAssistant: "
+    return {
+        "chosen": prompt + pair["chosen"],
+        "rejected": prompt + pair["rejected"],
+        "margin": pair["margin"] if pair["margin"] is not None else 0.0,
+        "prompt_id": pair["prompt_id"],
+    }
+
+
+def sft_row(prompt: str, completion: str, fmt: str, ids: Mapping[str, Any]) -> dict[str, Any]:
+    """A conditioned prompt and its completion: trl prompt-completion, or OpenAI chat SFT."""
+    if fmt == "prompt-completion":
+        return {"prompt": prompt, "completion": completion, **ids}
+    if fmt == "openai":
+        return {
+            "messages": [
+                {"role": "user", "content": prompt},
+                {"role": "assistant", "content": completion},
+            ]
+        }
+    raise ValueError(f"unknown SFT format {fmt!r}")
