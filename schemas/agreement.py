@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,3 +46,28 @@ def agreement(first: Mapping[Hashable, Hashable], second: Mapping[Hashable, Hash
         return Agreement(0, None, None)
     observed = sum(x == y for x, y in zip(a, b, strict=True)) / len(shared)
     return Agreement(len(shared), observed, cohen_kappa(a, b))
+
+
+def pair_answers(opinions: Any) -> dict[tuple[str, str, str], int]:
+    """A labeler's answer (1: first id wins, -1: second, 0: tie) for every candidate pair it
+    has an opinion on, keyed (prompt, lower id, higher id)."""
+    answers: dict[tuple[str, str, str], int] = {}
+    if opinions.kind == "score":
+        for prompt, scored in opinions.scores.items():
+            ordered = sorted(scored)
+            for i, a in enumerate(ordered):
+                for b in ordered[i + 1 :]:
+                    answers[(prompt, a, b)] = opinions.prefer(prompt, a, b)
+    else:
+        for key in opinions.verdicts:
+            answer = opinions.prefer(*key)
+            if isinstance(answer, int):
+                answers[key] = answer
+    return answers
+
+
+def agreement_matrix(all_opinions: list[Any]) -> dict[str, dict[str, Agreement]]:
+    """Agreement of every two labelers on the candidate pairs both have an opinion on."""
+    answers = {o.name: pair_answers(o) for o in all_opinions}
+    names = list(answers)
+    return {a: {b: agreement(answers[a], answers[b]) for b in names} for a in names}

@@ -90,7 +90,7 @@ def build_tables(
         chosen_id = ids.candidate_id(prompt, chosen[row])
         rejected_id = ids.candidate_id(prompt, rejected[row])
         candidate_ids += (chosen_id, rejected_id)
-        label_ids.append(ids.label_id((chosen_id, rejected_id), FINGERPRINT))
+        label_ids.append(ids.label_id((chosen_id, rejected_id), LABELER, FINGERPRINT))
         details.append(f"{details_head}{lines[row]}}}")
 
     offsets = [0]

@@ -132,7 +132,7 @@ class Label:
         if self.kind not in LABEL_KINDS:
             raise ValueError(f"label kind {self.kind!r} is not one of {LABEL_KINDS}")
         if not self.label_id:
-            self.label_id = ids.label_id(self.candidate_ids, self.fingerprint)
+            self.label_id = ids.label_id(self.candidate_ids, self.labeler, self.fingerprint)
 
     def to_row(self, created_at: datetime) -> dict[str, Any]:
         return {

@@ -44,3 +44,34 @@ def write_jsonl(tmp_path: Path):
         return path
 
     return write
+
+
+os.environ.setdefault("PREFSMITH_CACHE", str(Path.home() / ".cache" / "prefsmith-tests"))
+
+
+@pytest.fixture(scope="session")
+def tiny_chat_model(tmp_path_factory) -> Path:
+    """A 1-layer random Llama with SmolLM2's real tokenizer and chat template (no Hub)."""
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    from prefsmith.labelers.bundled import smollm2_tokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(smollm2_tokenizer())
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        max_position_embeddings=1024,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
+    import torch
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("tiny-chat-model")
+    LlamaForCausalLM(config).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path

@@ -162,3 +162,83 @@ def test_run_config_mistakes_name_the_file_and_key(tmp_path):
     config.write_text("ingest:\n  hh_rlhf:\n    - source: missing.jsonl\n")
     result = runner.invoke(app, ["run", str(config), "--store", str(tmp_path / "s")])
     assert result.exit_code == 2 and "input not found: missing.jsonl" in result.stderr
+
+
+@pytest.mark.prefect
+def test_build_prompt_and_export_from_the_command_line(tmp_path):
+    from prefsmith.flows.store import Store
+    from prefsmith.schemas.records import Label, to_table
+
+    store = str(tmp_path / "store")
+    run_json("ingest", "hh-rlhf", str(HH_SLICE), "--store", store)
+    built = run_json(
+        "build",
+        "preference",
+        "--store",
+        store,
+        "--from",
+        "human:hh-rlhf",
+        "--name",
+        "hh",
+        "--splits",
+        "train=0.9,test=0.1",
+    )
+    assert built["rows"] == 119 and set(built["splits"]) == {"train", "test"}
+    items = Store(store).scan("candidates").select("prompt_id", "candidate_id").collect().rows()
+    for labeler, value in (("rm-a", 0.42), ("rm-b", 0.75)):
+        Store(store).write(
+            "labels",
+            to_table("labels", [Label(labeler, "fp", "score", p, [c], [value]) for p, c in items]),
+        )
+    rip = run_json(
+        "build",
+        "reward-in-prompt",
+        "--store",
+        store,
+        "--rewards",
+        "helpful=rm-a,harmless=rm-b",
+        "--name",
+        "rip",
+        "--normalize",
+        "none",
+    )
+    assert rip["rows"] == 238
+    rendered = runner.invoke(
+        app,
+        [
+            "prompt",
+            "How do I bake bread?",
+            "--dataset",
+            "rip",
+            "--target",
+            "helpful=0.42,harmless=0.75",
+            "--store",
+            store,
+        ],
+    )
+    assert (
+        rendered.stdout
+        == "Human: How do I bake bread?\n<REWARD>\nHelpful reward: 0.42\nHarmless reward: 0.75<SOS>\n"
+    )
+    exported = run_json(
+        "export", "--store", store, "--dataset", "hh", "--to", str(tmp_path / "out")
+    )
+    assert (tmp_path / "out" / "README.md").is_file() and exported["path"] == str(
+        (tmp_path / "out").resolve()
+    )
+    bad = runner.invoke(
+        app,
+        [
+            "build",
+            "preference",
+            "--store",
+            store,
+            "--from",
+            "human:hh-rlhf",
+            "--pairs",
+            "adjacent",
+            "--splits",
+            "train=2",
+        ],
+    )
+    assert bad.exit_code == 2 and "--splits" in bad.stderr

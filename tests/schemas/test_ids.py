@@ -7,7 +7,7 @@ def test_ids_are_stable_across_releases():
     messages = [{"role": "user", "content": "Hello"}]
     assert ids.prompt_id(messages) == "b59c11041b0bebda8fba6aadfbb3e119"
     assert ids.candidate_id("p", "Hi") == "8e39964bd3406ed011a42be953f721f3"
-    assert ids.label_id(["a", "b"], "fp") == "0b9f504e8ad1944f2aeaf9d5d5b3fd6d"
+    assert ids.label_id(["a", "b"], "x", "fp") == "85612e742b6e7c6dcc0764e66e10f2b2"
 
 
 def test_prompt_id_ignores_surrounding_whitespace_only():
@@ -49,7 +49,10 @@ def test_record_ids_follow_content():
     refit = Label(
         "x", "fp2", "pairwise", prompt.prompt_id, [first.candidate_id, other.candidate_id], [1, 0]
     )
-    assert len({forward.label_id, backward.label_id, refit.label_id}) == 3
+    other_labeler = Label(
+        "y", "fp", "pairwise", prompt.prompt_id, [first.candidate_id, other.candidate_id], [1, 0]
+    )
+    assert len({forward.label_id, backward.label_id, refit.label_id, other_labeler.label_id}) == 4
 
 
 def test_a_preference_pair_never_has_the_same_candidate_twice():
