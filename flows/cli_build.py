@@ -173,6 +173,7 @@ def prompt(
     raw: Annotated[
         bool, typer.Option(help="Targets are raw scores: normalise them as the dataset did.")
     ] = False,
+    json_: JsonOption = False,
 ) -> None:
     """Render an inference prompt exactly as the reward-in-prompt dataset renders its rows."""
     from prefsmith.flows.builders import load_manifest
@@ -192,7 +193,11 @@ def prompt(
     if raw:
         values = {n: Normalizer(**manifest["normalization"][n])(v) for n, v in values.items()}
     template = RewardTemplate(**manifest["template"])
-    sys.stdout.write(render_prompt([{"role": "user", "content": text}], values, template) + "\n")
+    rendered = render_prompt([{"role": "user", "content": text}], values, template)
+    if json_:
+        emit({"prompt": rendered, "rewards": values}, True, "")
+    else:
+        sys.stdout.write(rendered + "\n")
 
 
 @user_errors

@@ -9,15 +9,19 @@ Stages run in order and each skips what the store already holds, so a rerun
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 from prefect import flow
 
+from prefsmith.flows.build import build_preference_flow, build_reward_in_prompt_flow
+from prefsmith.flows.export import export_dataset
 from prefsmith.flows.hh_ingest import check_hh_source
 from prefsmith.flows.ingest import ingest_hh_rlhf, ingest_prompts
 from prefsmith.flows.prompt_ingest import check_prompt_source
 from prefsmith.flows.store import Store
 from prefsmith.schemas.config import RunConfig, load_run_config
+from prefsmith.schemas.errors import UserError
 
 
 def check_run(config: RunConfig, store: str) -> None:
@@ -27,6 +31,12 @@ def check_run(config: RunConfig, store: str) -> None:
     for prompts in config.ingest.prompts:
         check_prompt_source(**prompts.model_dump())
     Store(store).ensure_writable()
+    built = {b.name for b in [*config.build.preference, *config.build.reward_in_prompt]}
+    for export in config.export:
+        if export.dataset not in built and not (Path(store) / "datasets" / export.dataset).is_dir():
+            raise UserError(
+                f"export: dataset {export.dataset!r} is neither built by this run nor in {store}"
+            )
 
 
 @flow(name="pipeline")
@@ -38,6 +48,12 @@ def pipeline(config: str, store: str | None = None) -> dict[str, Any]:
     check_run(run, store)
     stages = [ingest_hh_rlhf(store=store, **hh.model_dump()) for hh in run.ingest.hh_rlhf]
     stages += [ingest_prompts(store=store, **p.model_dump()) for p in run.ingest.prompts]
+    stages += [build_preference_flow(store=store, **b.model_dump()) for b in run.build.preference]
+    stages += [
+        build_reward_in_prompt_flow(store=store, **b.model_dump())
+        for b in run.build.reward_in_prompt
+    ]
+    stages += [export_dataset(store=store, **e.model_dump()) for e in run.export]
     return {
         "command": "run",
         "config": config,

@@ -92,28 +92,6 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     return data
 
 
-class IngestStage(StrictModel):
-    """The `ingest:` section of a run config: sources to load, in order."""
-
-    hh_rlhf: list[HHIngestConfig] = Field(default_factory=list)
-    prompts: list[PromptIngestConfig] = Field(default_factory=list)
-
-
-class RunConfig(StrictModel):
-    """A whole run (`prefsmith run CONFIG`); later stages join as they are built.
-
-    Relative paths are relative to the working directory the run starts in.
-    """
-
-    store: str = "prefsmith-store"
-    ingest: IngestStage = Field(default_factory=IngestStage)
-
-
-def load_run_config(path: str | Path) -> RunConfig:
-    """Read and validate a run config; UserError naming the file and the key."""
-    return validate(RunConfig, load_yaml(path), where=f"{path}: ")
-
-
 class DatasetBuildConfig(StrictModel):
     """Settings every dataset build shares."""
 
@@ -156,3 +134,43 @@ class RewardInPromptBuildConfig(DatasetBuildConfig):
     line: str = "{Name} reward: {value}"
     decimals: int = Field(default=2, ge=0, le=6)
     format: Literal["prompt-completion", "openai"] = "prompt-completion"
+
+
+class IngestStage(StrictModel):
+    """The `ingest:` section of a run config: sources to load, in order."""
+
+    hh_rlhf: list[HHIngestConfig] = Field(default_factory=list)
+    prompts: list[PromptIngestConfig] = Field(default_factory=list)
+
+
+class BuildStage(StrictModel):
+    """The `build:` section: datasets to (re)build from the store's labels."""
+
+    preference: list[PreferenceBuildConfig] = Field(default_factory=list)
+    reward_in_prompt: list[RewardInPromptBuildConfig] = Field(default_factory=list)
+
+
+class ExportConfig(StrictModel):
+    """One `export:` entry: a built dataset to a folder or hub://ORG/NAME."""
+
+    dataset: str
+    to: str
+    private: bool = True
+    token_secret: str | None = None
+
+
+class RunConfig(StrictModel):
+    """A whole run (`prefsmith run CONFIG`); later stages join as they are built.
+
+    Relative paths are relative to the working directory the run starts in.
+    """
+
+    store: str = "prefsmith-store"
+    ingest: IngestStage = Field(default_factory=IngestStage)
+    build: BuildStage = Field(default_factory=BuildStage)
+    export: list[ExportConfig] = Field(default_factory=list)
+
+
+def load_run_config(path: str | Path) -> RunConfig:
+    """Read and validate a run config; UserError naming the file and the key."""
+    return validate(RunConfig, load_yaml(path), where=f"{path}: ")

@@ -137,19 +137,29 @@ def test_a_store_that_cannot_be_created_is_caught_before_the_flow(tmp_path):
 
 
 @pytest.mark.prefect
-def test_run_config_ingests_every_source_and_reruns_add_nothing(tmp_path):
+def test_run_config_ingests_builds_exports_and_reruns_add_nothing(tmp_path):
     config = tmp_path / "run.yaml"
     config.write_text(
         f"store: {tmp_path / 'store'}\n"
         "ingest:\n"
         f"  hh_rlhf:\n    - source: {HH_SLICE}\n"
         f"  prompts:\n    - source: {MT_BENCH}\n      format: mt-bench\n"
+        "build:\n  preference:\n    - name: hh\n      from_labelers: [human:hh-rlhf]\n"
+        f"export:\n  - dataset: hh\n    to: {tmp_path / 'out'}\n"
     )
     first = run_json("run", str(config))
-    assert [stage["added"]["prompts"] for stage in first["stages"]] == [119, 18]
+    assert [stage["command"] for stage in first["stages"]] == [
+        "ingest hh-rlhf",
+        "ingest prompts",
+        "build preference",
+        "export",
+    ]
+    assert [stage["added"]["prompts"] for stage in first["stages"][:2]] == [119, 18]
+    assert first["stages"][2]["rows"] == 119 and (tmp_path / "out" / "README.md").is_file()
     assert first["tables"]["labels"] == 119 and first["rejects_by_reason"] == {"empty_answer": 1}
+    (tmp_path / "out").rename(tmp_path / "first-export")
     again = run_json("run", str(config))
-    assert all(sum(stage["added"].values()) == 0 for stage in again["stages"])
+    assert all(sum(stage["added"].values()) == 0 for stage in again["stages"][:2])
     assert again["tables"] == first["tables"]
 
 
