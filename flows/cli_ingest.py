@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 import typer
 
 from prefsmith.flows.cli_common import JsonOption, StoreOption, emit, user_errors
+
+SplitOption = Annotated[str, typer.Option(help="Hub split.")]
+SourceNameOption = Annotated[str | None, typer.Option(help="Name stored as the prompts' source.")]
+LimitOption = Annotated[int | None, typer.Option(help="Stop after N input rows.")]
 
 ingest_app = typer.Typer(
     help="Load preference pairs or prompt sets into a store.", no_args_is_help=True
@@ -21,31 +26,17 @@ def ingest_hh_rlhf(
     subset: Annotated[
         str | None, typer.Option(help="Hub data_dir: harmless-base, helpful-base, ...")
     ] = None,
-    split: Annotated[str, typer.Option(help="Hub split.")] = "train",
+    split: SplitOption = "train",
     allow_empty: Annotated[bool, typer.Option(help="Keep pairs with an empty answer.")] = False,
-    source_name: Annotated[
-        str | None, typer.Option(help="Name stored as the prompts' source.")
-    ] = None,
-    limit: Annotated[int | None, typer.Option(help="Stop after N input rows.")] = None,
+    source_name: SourceNameOption = None,
+    limit: LimitOption = None,
     json_: JsonOption = False,
 ) -> None:
     """Ingest hh-rlhf pairs: prompt turns, chosen/rejected answers, the human label."""
+    settings = {k: v for k, v in locals().items() if k not in ("store", "json_")}
     from prefsmith.flows.hh_ingest import check_hh_source
-    from prefsmith.flows.runner import run_flow
-    from prefsmith.flows.store import Store
 
-    settings = dict(
-        source=source,
-        subset=subset,
-        split=split,
-        allow_empty=allow_empty,
-        source_name=source_name,
-        limit=limit,
-    )
-    check_hh_source(**settings)  # fail in a second, before Prefect starts its API
-    Store(store).ensure_writable()
-    summary = run_flow("prefsmith.flows.ingest:ingest_hh_rlhf", store=store, **settings)
-    emit(summary, json_, f"ingest hh-rlhf -> {store}")
+    _run(check_hh_source, "ingest_hh_rlhf", store, settings, json_)
 
 
 @ingest_app.command("prompts")
@@ -66,30 +57,25 @@ def ingest_prompts(
     references: Annotated[
         str | None, typer.Option(help="Reference answers, joined on the id field.")
     ] = None,
-    split: Annotated[str, typer.Option(help="Hub split.")] = "train",
-    source_name: Annotated[
-        str | None, typer.Option(help="Name stored as the prompts' source.")
-    ] = None,
-    limit: Annotated[int | None, typer.Option(help="Stop after N input rows.")] = None,
+    split: SplitOption = "train",
+    source_name: SourceNameOption = None,
+    limit: LimitOption = None,
     json_: JsonOption = False,
 ) -> None:
     """Ingest a prompt set; MT-Bench follow-up turns are kept for multi-turn generation."""
+    settings = {k: v for k, v in locals().items() if k not in ("store", "json_")}
     from prefsmith.flows.prompt_ingest import check_prompt_source
+
+    _run(check_prompt_source, "ingest_prompts", store, settings, json_)
+
+
+def _run(
+    check: Callable[..., object], flow: str, store: str, settings: dict[str, Any], json_: bool
+) -> None:
     from prefsmith.flows.runner import run_flow
     from prefsmith.flows.store import Store
 
-    settings = dict(
-        source=source,
-        format=format,
-        prompt_field=prompt_field,
-        messages_field=messages_field,
-        id_field=id_field,
-        references=references,
-        split=split,
-        source_name=source_name,
-        limit=limit,
-    )
-    check_prompt_source(**settings)  # fail in a second, before Prefect starts its API
+    check(**settings)  # fail in a second, before Prefect starts its API
     Store(store).ensure_writable()
-    summary = run_flow("prefsmith.flows.ingest:ingest_prompts", store=store, **settings)
-    emit(summary, json_, f"ingest prompts -> {store}")
+    summary = run_flow(f"prefsmith.flows.ingest:{flow}", store=store, **settings)
+    emit(summary, json_, f"{summary['command']} -> {store}")
