@@ -84,6 +84,49 @@ def run(
     emit(summary, False, f"run {config}")
 
 
+@app.command()
+@user_errors
+def label(
+    labeler: Annotated[str, typer.Option(help="reward_model, yes_no, ...")],
+    store: StoreOption = "prefsmith-store",
+    name: Annotated[
+        str | None, typer.Option(help="Name stored with the labels (default: the labeler).")
+    ] = None,
+    model: Annotated[str | None, typer.Option(help="Model: a Hub id or a local folder.")] = None,
+    input_format: Annotated[
+        str | None, typer.Option(help="reward_model: auto, pair, chat or hh.")
+    ] = None,
+    question: Annotated[
+        list[str] | None, typer.Option(help="yes_no: a question (repeatable; 'not:' negates).")
+    ] = None,
+    preset: Annotated[str | None, typer.Option(help="yes_no: a named question ensemble.")] = None,
+    max_length: Annotated[
+        int | None, typer.Option(help="Tokens per input (longer inputs are cut, answer kept).")
+    ] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Items per forward pass.")] = None,
+    device: Annotated[str | None, typer.Option(help="auto, cpu or cuda.")] = None,
+    dtype: Annotated[str | None, typer.Option(help="auto, float32, bfloat16 or float16.")] = None,
+    limit: Annotated[int | None, typer.Option(help="Label at most N items this run.")] = None,
+    json_: JsonOption = False,
+) -> None:
+    """Label the store's candidates; items already labeled with the same fingerprint are skipped."""
+    options = {
+        k: v for k, v in locals().items() if k not in ("labeler", "store", "limit", "json_") and v
+    }
+    if "question" in options:
+        options["questions"] = options.pop("question")
+    from prefsmith.flows.runner import run_flow
+    from prefsmith.labelers.base import build_labeler
+
+    if not Path(store).is_dir():
+        raise UserError(f"no store at {store} (run `prefsmith ingest ...` first)")
+    build_labeler(labeler, options)  # unknown labeler or option: one line, before Prefect starts
+    summary = run_flow(
+        "prefsmith.flows.label:label", store=store, labeler=labeler, options=options, limit=limit
+    )
+    emit(summary, json_, f"label {summary['labeler']} -> {store}")
+
+
 def main() -> None:
     app()
 

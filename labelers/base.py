@@ -1,0 +1,111 @@
+"""The labeler contract, shared by every labeler.
+
+A labeler declares the unit it labels (one candidate, a pair, or all candidates
+of a prompt), the label kind it produces, and a fingerprint: the hash of
+everything that changes its output. `label_batch` returns one `Label` per item,
+in order; a failure on one item is that item's `error`, never the batch's
+exception. Heavy imports happen in `load()`.
+
+Errors come in two sorts. A *final* one (unparseable output, an empty answer)
+is that item's label, stored and not paid for again. A *transient* one (out of
+memory, a timeout, a refused connection) is reported but not stored, so the
+next run tries the item again.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+from prefsmith.schemas import ids
+from prefsmith.schemas.errors import UserError
+from prefsmith.schemas.records import Label
+
+TRANSIENT_ERRORS = ("out_of_memory", "timeout", "connection_error", "rate_limited", "server_error")
+
+
+def is_transient(error: str | None) -> bool:
+    return bool(error) and error.split(":", 1)[0] in TRANSIENT_ERRORS
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """What a labeler sees: a prompt and the candidate(s) to judge."""
+
+    prompt_id: str
+    messages: list[dict[str, str]]
+    candidate_ids: list[str]
+    contents: list[str]
+    reference: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+class LabelerOptions(BaseModel):
+    """Options shared by every labeler; each labeler extends it with its own."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=())
+    name: str | None = None  # stored as the label's `labeler`; defaults to the registry key
+    batch_size: int = 16
+
+
+class Labeler(ABC):
+    key: ClassVar[str]  # registry key: reward_model, yes_no, ...
+    unit: ClassVar[str]  # "candidate" | "pair" | "prompt"
+    kind: ClassVar[str]  # label kind: score | pairwise | ranking | critique
+    Options: ClassVar[type[LabelerOptions]] = LabelerOptions
+
+    def __init__(self, options: LabelerOptions) -> None:
+        self.options = options
+
+    @property
+    def name(self) -> str:
+        return self.options.name or self.key
+
+    @abstractmethod
+    def fingerprint_parts(self) -> dict[str, Any]:
+        """Everything that changes the output: model identity, templates, parameters."""
+
+    def fingerprint(self) -> str:
+        return ids.fingerprint(labeler=self.key, **self.fingerprint_parts())
+
+    def label_id(self, item: Item) -> str:
+        return ids.label_id(item.candidate_ids, self.name, self.fingerprint())
+
+    def load(self) -> None:  # noqa: B027 - optional hook
+        """Load models; called once, only when there is something to label."""
+
+    @abstractmethod
+    def label_batch(self, items: list[Item]) -> list[Label]:
+        """One label per item, in order."""
+
+    def make_label(
+        self,
+        item: Item,
+        scores: list[float] | None,
+        details: dict[str, Any] | None = None,
+        error: str | None = None,
+    ) -> Label:
+        return Label(
+            labeler=self.name,
+            fingerprint=self.fingerprint(),
+            kind=self.kind,
+            prompt_id=item.prompt_id,
+            candidate_ids=list(item.candidate_ids),
+            scores=scores,
+            details=details or {},
+            error=error,
+        )
+
+
+def build_labeler(key: str, options: dict[str, Any]) -> Labeler:
+    """The labeler registered as `key`, with validated options (UserError naming the key)."""
+    from prefsmith.labelers.registry import REGISTRY
+    from prefsmith.schemas.config import validate
+
+    if key not in REGISTRY:
+        raise UserError(f"unknown labeler {key!r}; labelers: {', '.join(sorted(REGISTRY))}")
+    cls = REGISTRY[key]
+    return cls(validate(cls.Options, options, where=f"labeler {key}: "))

@@ -1,0 +1,10 @@
+"""Config name -> labeler class: a dict, not a plugin system."""
+
+from __future__ import annotations
+
+from prefsmith.labelers.base import Labeler
+from prefsmith.labelers.reward_model import RewardModelLabeler
+
+REGISTRY: dict[str, type[Labeler]] = {
+    RewardModelLabeler.key: RewardModelLabeler,
+}

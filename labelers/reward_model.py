@@ -1,0 +1,202 @@
+"""`reward_model`: a transformers sequence-classification reward model scores each candidate.
+
+    prefsmith label --labeler reward_model --model OpenAssistant/reward-model-deberta-v3-large-v2
+    prefsmith label --labeler reward_model --model ./my-rm --input-format hh
+
+Input formats: `pair` (question and answer as a text pair: the OpenAssistant
+reward-model family), `chat` (the tokenizer's chat template), `hh` (the hh-rlhf
+`\\n\\nHuman: … \\n\\nAssistant: …` text); `auto` picks chat when the tokenizer has
+a template, else pair for DeBERTa reward models, else hh. The score is the single
+logit, or the logit of `--label`. Too long inputs lose their oldest prompt turns
+first, then the start of what remains of the prompt; the answer is kept (its end
+is cut only if the answer alone is longer than --max-length), and the details say
+what was cut.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from prefsmith.labelers.base import Item, Labeler, LabelerOptions
+from prefsmith.labelers.models import (
+    import_torch,
+    model_identity,
+    read_config,
+    resolve_device,
+    resolve_dtype,
+)
+from prefsmith.schemas.errors import UserError
+from prefsmith.schemas.records import Label
+from prefsmith.schemas.reward_prompt import render_dialogue
+
+
+class RewardModelOptions(LabelerOptions):
+    model: str
+    input_format: Literal["auto", "pair", "chat", "hh"] = "auto"
+    label: str | None = None
+    max_length: int = 512
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+
+
+class RewardModelLabeler(Labeler):
+    key = "reward_model"
+    unit = "candidate"
+    kind = "score"
+    Options = RewardModelOptions
+    options: RewardModelOptions
+
+    def __init__(self, options: RewardModelOptions) -> None:
+        super().__init__(options)
+        self._identity = model_identity(options.model)
+        self.model: Any = None
+        self.tokenizer: Any = None
+
+    def fingerprint_parts(self) -> dict[str, Any]:
+        o = self.options
+        return {
+            **self._identity,
+            "input_format": self.input_format,
+            "label": o.label,
+            "max_length": o.max_length,
+        }
+
+    @property
+    def input_format(self) -> str:
+        if self.options.input_format != "auto":
+            return self.options.input_format
+        config = read_config(self.options.model)
+        if self.tokenizer is not None and getattr(self.tokenizer, "chat_template", None):
+            return "chat"
+        architectures = " ".join(config.get("architectures", [])) or self.options.model
+        return "pair" if "Deberta" in architectures or "deberta" in architectures else "hh"
+
+    def load(self) -> None:
+        torch = import_torch()
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        device = resolve_device(self.options.device)
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(self.options.model)
+            self.model = AutoModelForSequenceClassification.from_pretrained(
+                self.options.model, dtype=resolve_dtype(self.options.dtype, device)
+            )
+        except OSError as error:
+            raise UserError(
+                f"--model {self.options.model}: cannot load a reward model ({str(error).splitlines()[0]})"
+            ) from None
+        self.model.to(device).eval()
+        self.device = device
+        labels = self.model.config.id2label or {}
+        if self.options.label is not None:
+            names = {name: index for index, name in labels.items()}
+            if self.options.label not in names:
+                raise UserError(
+                    f"--label {self.options.label}: the model's labels are {', '.join(names.values())}"
+                )
+            self.index = names[self.options.label]
+        elif self.model.config.num_labels != 1:
+            raise UserError(
+                f"{self.options.model} has {self.model.config.num_labels} labels; pass --label NAME"
+            )
+        else:
+            self.index = 0
+        self.torch = torch
+
+    def _encode(self, item: Item) -> tuple[list[int], dict[str, Any]]:
+        """Token ids of one item, cut to max_length keeping the answer; and what was cut."""
+        answer, messages = item.contents[0], list(item.messages)
+        budget, details = self.options.max_length, {}
+        while True:
+            ids = self._tokens(messages, answer)
+            if len(ids) <= budget or len(messages) <= 1:
+                break
+            messages = messages[1:]  # the oldest turn goes first
+            details["dropped_turns"] = details.get("dropped_turns", 0) + 1
+        if len(ids) > budget:
+            ids, details = self._cut_prompt_text(messages, answer, details)
+        return ids, details
+
+    def _tokens(self, messages: list[dict[str, str]], answer: str) -> list[int]:
+        tokenizer, fmt = self.tokenizer, self.input_format
+        if fmt == "pair":
+            return tokenizer(render_dialogue(messages), answer, truncation=False)["input_ids"]
+        if fmt == "chat":
+            conversation = [*messages, {"role": "assistant", "content": answer}]
+            return tokenizer.apply_chat_template(conversation, tokenize=True, return_dict=False)
+        text = "\n\n" + render_dialogue(messages) + "\n\nAssistant: " + answer
+        return tokenizer(text, truncation=False)["input_ids"]
+
+    def _cut_prompt_text(self, messages, answer: str, details: dict[str, Any]):
+        """The last prompt turn is too long as well: keep its end, and all of the answer."""
+        budget = self.options.max_length
+        last = messages[-1]["content"]
+        answer_ids = self.tokenizer(answer, add_special_tokens=False)["input_ids"]
+        if len(answer_ids) >= budget - 8:  # nothing of the prompt fits: cut the answer's end
+            answer = self.tokenizer.decode(answer_ids[: budget // 2])
+            details["answer_truncated"] = True
+        words = last.split()
+        low, high = 0, len(words)
+        while low < high:  # the longest tail of the last turn that fits
+            middle = (low + high) // 2
+            trial = [{**messages[-1], "content": " ".join(words[middle:])}]
+            if len(self._tokens(trial, answer)) <= budget:
+                high = middle
+            else:
+                low = middle + 1
+        details["prompt_words_cut"] = low
+        ids = self._tokens([{**messages[-1], "content": " ".join(words[low:])}], answer)
+        return ids[:budget], details
+
+    def label_batch(self, items: list[Item]) -> list[Label]:
+        encoded, failed = [], {}
+        for i, item in enumerate(items):
+            try:
+                encoded.append(self._encode(item))
+            except Exception as error:  # one odd input must not cost the batch
+                failed[i] = f"encode_error: {type(error).__name__}: {error}"[:300]
+                encoded.append(([], {}))
+        order = sorted((i for i in range(len(items)) if i not in failed), key=lambda i: len(encoded[i][0]))
+        scores: dict[int, float] = {}
+        self._score([encoded[i][0] for i in order], order, scores, len(order))
+        labels = []
+        for i, item in enumerate(items):
+            details = {"tokens": len(encoded[i][0]), **encoded[i][1]}
+            if i in failed:
+                labels.append(self.make_label(item, None, details, error=failed[i]))
+            elif i in scores:
+                labels.append(self.make_label(item, [scores[i]], details))
+            else:
+                labels.append(
+                    self.make_label(item, None, details, error="out_of_memory: even one item")
+                )
+        return labels
+
+    def _score(
+        self, sequences: list[list[int]], positions: list[int], out: dict[int, float], size: int
+    ) -> None:
+        """Forward passes over length-sorted sequences; on CUDA OOM the batch is halved."""
+        torch = self.torch
+        pad = self.tokenizer.pad_token_id or 0
+        for start in range(0, len(sequences), size):
+            chunk, where = sequences[start : start + size], positions[start : start + size]
+            width = max(map(len, chunk))
+            input_ids = torch.full((len(chunk), width), pad, dtype=torch.long)
+            attention = torch.zeros((len(chunk), width), dtype=torch.long)
+            for row, ids in enumerate(chunk):
+                input_ids[row, : len(ids)] = torch.tensor(ids)
+                attention[row, : len(ids)] = 1
+            try:
+                with torch.inference_mode():
+                    logits = self.model(
+                        input_ids=input_ids.to(self.device),
+                        attention_mask=attention.to(self.device),
+                    ).logits
+            except torch.cuda.OutOfMemoryError:
+                torch.cuda.empty_cache()
+                if size == 1:
+                    continue  # this item stays unscored: a transient error, retried next run
+                self._score(chunk, where, out, max(1, size // 2))
+                continue
+            for index, value in zip(where, logits[:, self.index].float().tolist(), strict=True):
+                out[index] = value

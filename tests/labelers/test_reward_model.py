@@ -1,0 +1,137 @@
+"""The reward_model labeler on the real MiniLM encoder, with a head set so the order is known."""
+
+from pathlib import Path
+
+import pytest
+
+from prefsmith.flows.labeling import run_labeler, store_items
+from prefsmith.flows.store import Store
+from prefsmith.labelers.base import build_labeler
+from prefsmith.labelers.bundled import minilm_dir
+from prefsmith.schemas.errors import UserError
+from prefsmith.schemas.records import Candidate, Prompt, load_json, to_table
+
+GOOD = "Sure! Preheat the oven to 220C, knead the dough for ten minutes and bake it for 35 minutes."
+BAD = "No. Figure it out yourself, I am not going to help you with that."
+
+
+def add_dialogue(store: Store, messages: list[dict], answers: list[str]) -> list[str]:
+    prompt = Prompt(messages=messages, source="test")
+    candidates = [Candidate(prompt.prompt_id, answer, origin="test") for answer in answers]
+    store.write("prompts", to_table("prompts", [prompt]))
+    store.write("candidates", to_table("candidates", candidates))
+    return [c.candidate_id for c in candidates]
+
+
+@pytest.fixture(scope="module")
+def ordered_rm(tmp_path_factory) -> Path:
+    """MiniLM with a one-logit head pointing from the pooled BAD input to the pooled GOOD one."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(minilm_dir())
+    model = AutoModelForSequenceClassification.from_pretrained(minilm_dir(), num_labels=1).eval()
+    labeler = build_labeler("reward_model", {"model": str(minilm_dir()), "input_format": "hh"})
+    labeler.tokenizer = tokenizer
+
+    def pooled(answer: str) -> torch.Tensor:
+        ids, _ = labeler._encode(
+            type(
+                "I",
+                (),
+                {
+                    "contents": [answer],
+                    "messages": [{"role": "user", "content": "How do I bake bread?"}],
+                },
+            )()
+        )
+        with torch.no_grad():
+            return model.bert(input_ids=torch.tensor([ids])).pooler_output[0]
+
+    with torch.no_grad():
+        model.classifier.weight.copy_((pooled(GOOD) - pooled(BAD))[None])
+        model.classifier.bias.zero_()
+    path = tmp_path_factory.mktemp("ordered-rm")
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+def scores(store: Store, labeler: str = "reward_model") -> dict[str, float]:
+    labels = store.scan("labels").collect().filter(labeler=labeler)
+    pairs = zip(labels["candidate_ids"].to_list(), labels["scores"].to_list(), strict=True)
+    return {ids[0]: s[0] for ids, s in pairs if s}
+
+
+def test_the_known_order_comes_out_and_a_rerun_is_cached(store_dir, ordered_rm):
+    store = Store(store_dir)
+    good, bad = add_dialogue(
+        store, [{"role": "user", "content": "How do I bake bread?"}], [GOOD, BAD]
+    )
+    labeler = build_labeler("reward_model", {"model": str(ordered_rm), "device": "cpu"})
+    first = run_labeler(store, labeler)
+    assert (first["labeled"], first["cached"], first["errors"]) == (2, 0, 0)
+    got = scores(store)
+    assert got[good] > got[bad]
+    again = run_labeler(store, build_labeler("reward_model", {"model": str(ordered_rm)}))
+    assert (again["labeled"], again["cached"]) == (0, 2)
+    changed = run_labeler(
+        store, build_labeler("reward_model", {"model": str(ordered_rm), "max_length": 256})
+    )
+    assert (changed["labeled"], changed["cached"]) == (2, 0)  # a new fingerprint is a cache miss
+
+
+def test_long_dialogues_lose_old_turns_never_the_answer(store_dir, ordered_rm):
+    store = Store(store_dir)
+    turns = []
+    for i in range(12):
+        turns += [
+            {"role": "user", "content": f"Question {i}: " + "tell me more " * 20},
+            {"role": "assistant", "content": "More words. " * 20},
+        ]
+    turns.append({"role": "user", "content": "And finally, how do I bake bread?"})
+    add_dialogue(store, turns, [GOOD])
+    labeler = build_labeler(
+        "reward_model", {"model": str(ordered_rm), "max_length": 128, "input_format": "hh"}
+    )
+    run_labeler(store, labeler)
+    label = store.scan("labels").collect().row(0, named=True)
+    details = load_json(label["details"])
+    assert label["error"] is None and details["tokens"] <= 128 and details["dropped_turns"] >= 20
+    ids, _ = labeler._encode(store_items(store, "candidate")[0])
+    assert labeler.tokenizer.decode(ids).endswith(
+        labeler.tokenizer.decode(labeler.tokenizer(GOOD, add_special_tokens=False)["input_ids"])
+        + " [SEP]"
+    )
+
+
+def test_one_failing_item_leaves_the_others_labeled(store_dir, ordered_rm, monkeypatch):
+    store = Store(store_dir)
+    add_dialogue(store, [{"role": "user", "content": "Bread?"}], [GOOD, BAD, "\x00poison"])
+    labeler = build_labeler("reward_model", {"model": str(ordered_rm)})
+    real = type(labeler)._tokens
+
+    def tokens(self, messages, answer):
+        if "poison" in answer:
+            raise ValueError("cannot tokenize this")
+        return real(self, messages, answer)
+
+    monkeypatch.setattr(type(labeler), "_tokens", tokens)
+    summary = run_labeler(store, labeler)
+    assert (summary["labeled"], summary["errors"], summary["errors_by_reason"]) == (
+        2,
+        1,
+        {"encode_error": 1},
+    )
+    assert len(scores(store)) == 2
+
+
+def test_mistakes_are_clear_before_any_work(tmp_path):
+    with pytest.raises(UserError, match="unknown labeler 'reward'"):
+        build_labeler("reward", {})
+    with pytest.raises(UserError, match="labeler reward_model: model: Field required"):
+        build_labeler("reward_model", {})
+    with pytest.raises(UserError, match="no model files"):
+        build_labeler("reward_model", {"model": str(tmp_path)})
+    with pytest.raises(UserError, match="unknown key 'question'"):
+        build_labeler("reward_model", {"model": "x/y", "question": "?"})
