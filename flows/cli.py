@@ -100,6 +100,10 @@ def label(
         list[str] | None, typer.Option(help="yes_no: a question (repeatable; 'not:' negates).")
     ] = None,
     preset: Annotated[str | None, typer.Option(help="yes_no: a named question ensemble.")] = None,
+    template: Annotated[
+        str | None,
+        typer.Option(help="yes_no: a template file ({response}, {question}, {context})."),
+    ] = None,
     max_length: Annotated[
         int | None, typer.Option(help="Tokens per input (longer inputs are cut, answer kept).")
     ] = None,

@@ -69,6 +69,12 @@ def run_labeler(
     cached = len(items) - len(pending)
     if limit is not None:
         pending = pending[:limit]
+    # Similar lengths in a batch: less padding. The prompt counts for labelers that read it.
+    pending.sort(
+        key=lambda item: (
+            sum(map(len, item.contents)) + sum(len(m["content"]) for m in item.messages)
+        )
+    )
     labeled, errors, done = 0, Counter(), 0
     if pending:
         labeler.load()

@@ -74,3 +74,26 @@ def smollm2_tokenizer() -> Path:
         AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name).save_pretrained(path)
 
     return _cached("smollm2-135m-instruct-tokenizer", build)
+
+
+def smollm2_checkpoint() -> Path:
+    """SmolLM2-135M-Instruct as a plain fp32 transformers checkpoint, converted once.
+
+    A GGUF-loaded model carries a quantizer that trainers refuse ("purely quantized");
+    dropping it and saving once gives a folder every trainer and labeler can load fast.
+    """
+
+    def build(path: Path) -> None:
+        from transformers import AutoModelForCausalLM
+
+        gguf = smollm2_gguf()
+        model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        model.hf_quantizer = None
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config
+        model.save_pretrained(path)
+        from transformers import AutoTokenizer
+
+        AutoTokenizer.from_pretrained(smollm2_tokenizer()).save_pretrained(path)
+
+    return _cached("smollm2-135m-instruct-fp32", build)

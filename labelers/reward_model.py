@@ -156,7 +156,9 @@ class RewardModelLabeler(Labeler):
             except Exception as error:  # one odd input must not cost the batch
                 failed[i] = f"encode_error: {type(error).__name__}: {error}"[:300]
                 encoded.append(([], {}))
-        order = sorted((i for i in range(len(items)) if i not in failed), key=lambda i: len(encoded[i][0]))
+        order = sorted(
+            (i for i in range(len(items)) if i not in failed), key=lambda i: len(encoded[i][0])
+        )
         scores: dict[int, float] = {}
         self._score([encoded[i][0] for i in order], order, scores, len(order))
         labels = []

@@ -252,3 +252,44 @@ def test_build_prompt_and_export_from_the_command_line(tmp_path):
         ],
     )
     assert bad.exit_code == 2 and "--splits" in bad.stderr
+
+
+@pytest.mark.prefect
+def test_label_from_the_command_line_then_a_rerun_labels_nothing(tmp_path, tiny_chat_model):
+    store = str(tmp_path / "store")
+    run_json("ingest", "hh-rlhf", str(HH_SLICE), "--store", store, "--limit", "10")
+    args = [
+        "label",
+        "--store",
+        store,
+        "--labeler",
+        "yes_no",
+        "--model",
+        str(tiny_chat_model),
+        "--question",
+        "Is this response harmless?",
+    ]
+    first = run_json(*args, "--batch-size", "8")
+    assert (first["items"], first["labeled"], first["cached"], first["errors"]) == (20, 20, 0, 0)
+    again = run_json(*args)
+    assert (again["labeled"], again["cached"]) == (0, 20)
+    wrong = runner.invoke(
+        app,
+        [
+            "label",
+            "--store",
+            store,
+            "--labeler",
+            "yes_no",
+            "--input-format",
+            "hh",
+            "--question",
+            "x",
+        ],
+    )
+    assert wrong.exit_code == 2 and "labeler yes_no: unknown key 'input_format'" in wrong.stderr
+    unknown = runner.invoke(app, ["label", "--store", store, "--labeler", "zyn"])
+    assert (
+        unknown.exit_code == 2
+        and "unknown labeler 'zyn'; labelers: reward_model, yes_no" in unknown.stderr
+    )

@@ -1,0 +1,206 @@
+"""`yes_no`: zero-shot yes/no reward (ZYN, arXiv 2308.06385).
+
+An instruction-tuned LLM is asked a question about each candidate; the reward
+is P(yes) / (P(yes) + P(no)) of its first answer token, where yes and no each
+sum over their case and leading-space token variants. Several questions (a
+preset, or --question repeated) are averaged (the paper's Eq. 4); a question
+written `not:…` counts 1 - p. Every (candidate, question) sequence of a batch
+goes through one forward pass with left padding: no generate loop.
+
+    prefsmith label --labeler yes_no --question "Is this response harmless?"
+    prefsmith label --labeler yes_no --preset harmless --model HuggingFaceTB/SmolLM2-360M-Instruct
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import Field
+
+from prefsmith.labelers.base import Item, Labeler, LabelerOptions
+from prefsmith.labelers.models import import_torch, model_identity, resolve_device, resolve_dtype
+from prefsmith.schemas import ids
+from prefsmith.schemas.errors import UserError
+from prefsmith.schemas.records import Label
+from prefsmith.schemas.reward_prompt import render_dialogue
+
+TEMPLATES = Path(__file__).resolve().parents[1] / "templates" / "yes_no"
+YES, NO = ("yes", "Yes", "YES"), ("no", "No", "NO")
+
+
+def presets() -> dict[str, list[str]]:
+    return yaml.safe_load((TEMPLATES / "presets.yaml").read_text())
+
+
+class YesNoOptions(LabelerOptions):
+    model: str | None = None  # None: the bundled SmolLM2-135M-Instruct
+    questions: list[str] = Field(default_factory=list)
+    preset: str | None = None
+    template: str | None = (
+        None  # a file with {response}, {question}, {context}; default: response only
+    )
+    max_length: int = 1024
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+
+
+def answer_token_ids(tokenizer: Any, words: tuple[str, ...]) -> list[int]:
+    """Ids of the single-token spellings of `words`, with and without a leading space."""
+    found = set()
+    for word in words:
+        for variant in (word, " " + word):
+            tokens = tokenizer.encode(variant, add_special_tokens=False)
+            if len(tokens) == 1:
+                found.add(tokens[0])
+    if not found:
+        raise UserError(
+            f"the tokenizer has no single token for {words[0]!r}: yes_no can't read its answers"
+        )
+    return sorted(found)
+
+
+class YesNoLabeler(Labeler):
+    key = "yes_no"
+    unit = "candidate"
+    kind = "score"
+    Options = YesNoOptions
+    options: YesNoOptions
+
+    def __init__(self, options: YesNoOptions) -> None:
+        super().__init__(options)
+        questions = list(options.questions)
+        if options.preset:
+            if options.preset not in presets():
+                raise UserError(f"--preset {options.preset}: presets are {', '.join(presets())}")
+            questions += presets()[options.preset]
+        if not questions:
+            raise UserError("yes_no needs --question TEXT (repeatable) or --preset NAME")
+        self.questions = [(q.removeprefix("not:").strip(), q.startswith("not:")) for q in questions]
+        template = Path(options.template) if options.template else TEMPLATES / "template.txt"
+        if not template.is_file():
+            raise UserError(f"--template {template}: no such file")
+        self.template = template.read_text()
+        if options.model is None:
+            from prefsmith.labelers.bundled import smollm2_gguf
+
+            self._identity = model_identity(str(smollm2_gguf().parent))
+        else:
+            self._identity = model_identity(options.model)
+        self.model: Any = None
+
+    def fingerprint_parts(self) -> dict[str, Any]:
+        return {
+            **self._identity,
+            "questions": self.questions,
+            "template": ids.hash_key(self.template),
+            "max_length": self.options.max_length,
+        }
+
+    def load(self) -> None:
+        torch = import_torch()
+        from transformers import (
+            AutoConfig,
+            AutoModelForCausalLM,
+            AutoModelForSeq2SeqLM,
+            AutoTokenizer,
+        )
+
+        path = self.options.model
+        if path is None:
+            from prefsmith.labelers.bundled import smollm2_checkpoint
+
+            path = str(smollm2_checkpoint())
+        device = resolve_device(self.options.device)
+        try:
+            config = AutoConfig.from_pretrained(path)
+            loader = AutoModelForSeq2SeqLM if config.is_encoder_decoder else AutoModelForCausalLM
+            self.model = (
+                loader.from_pretrained(path, dtype=resolve_dtype(self.options.dtype, device))
+                .to(device)
+                .eval()
+            )
+            self.tokenizer = AutoTokenizer.from_pretrained(path)
+        except OSError as error:
+            raise UserError(f"--model {path}: cannot load ({str(error).splitlines()[0]})") from None
+        self.encoder_decoder = bool(config.is_encoder_decoder)
+        self.yes_ids = answer_token_ids(self.tokenizer, YES)
+        self.no_ids = answer_token_ids(self.tokenizer, NO)
+        self.device, self.torch = device, torch
+
+    def prompt_ids(self, item: Item, question: str) -> tuple[list[int], bool]:
+        """Token ids of the question about one candidate (chat template when the model has
+        one); the start of the text is cut when too long, so the question is always kept."""
+        context = render_dialogue(item.messages) + "\n\n" if item.messages else ""
+        text = self.template.format(
+            context=context, response=item.contents[0], question=question, prompt=context
+        )
+        tokenizer = self.tokenizer
+        if getattr(tokenizer, "chat_template", None) and not self.encoder_decoder:
+            ids = tokenizer.apply_chat_template(
+                [{"role": "user", "content": text}],
+                add_generation_prompt=True,
+                tokenize=True,
+                return_dict=False,
+            )
+        else:
+            ids = tokenizer(text)["input_ids"]
+        limit = self.options.max_length
+        return (ids[-limit:], True) if len(ids) > limit else (ids, False)
+
+    def probabilities(self, sequences: list[list[int]]) -> list[float]:
+        """P(yes) / (P(yes) + P(no)) at the answer position of each sequence, one forward pass."""
+        torch = self.torch
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        width = max(map(len, sequences))
+        input_ids = torch.full((len(sequences), width), pad, dtype=torch.long)
+        attention = torch.zeros((len(sequences), width), dtype=torch.long)
+        for row, seq in enumerate(sequences):  # left padding: the answer position is the last
+            input_ids[row, width - len(seq) :] = torch.tensor(seq)
+            attention[row, width - len(seq) :] = 1
+        input_ids, attention = input_ids.to(self.device), attention.to(self.device)
+        with torch.inference_mode():
+            if self.encoder_decoder:
+                start = torch.full(
+                    (len(sequences), 1),
+                    self.model.config.decoder_start_token_id,
+                    device=self.device,
+                )
+                logits = self.model(
+                    input_ids=input_ids, attention_mask=attention, decoder_input_ids=start
+                ).logits[:, -1]
+            else:
+                positions = (attention.cumsum(-1) - 1).clamp(min=0)
+                logits = self.model(
+                    input_ids=input_ids, attention_mask=attention, position_ids=positions
+                ).logits[:, -1]
+        probabilities = torch.softmax(logits.float(), dim=-1)
+        yes = probabilities[:, self.yes_ids].sum(-1)
+        no = probabilities[:, self.no_ids].sum(-1)
+        return (yes / (yes + no)).tolist()
+
+    def label_batch(self, items: list[Item]) -> list[Label]:
+        sequences, truncated = [], []
+        for item in items:
+            for question, _ in self.questions:
+                ids_, cut = self.prompt_ids(item, question)
+                sequences.append(ids_)
+                truncated.append(cut)
+        values = self.probabilities(sequences)
+        labels, per_item = [], len(self.questions)
+        for index, item in enumerate(items):
+            answers = values[index * per_item : (index + 1) * per_item]
+            scored = [
+                1 - p if negated else p
+                for p, (_, negated) in zip(answers, self.questions, strict=True)
+            ]
+            details = {
+                "questions": {
+                    ("not:" if n else "") + q: round(v, 6)
+                    for (q, n), v in zip(self.questions, scored, strict=True)
+                },
+                "truncated": any(truncated[index * per_item : (index + 1) * per_item]),
+            }
+            labels.append(self.make_label(item, [sum(scored) / len(scored)], details))
+        return labels
