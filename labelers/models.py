@@ -49,8 +49,10 @@ def model_identity(model: str) -> dict[str, Any]:
     A local folder is hashed from its config and the head and tail of each weights
     file (with the file sizes): cheap, and it changes whenever the weights do.
     """
-    path = Path(model)
+    path = Path(model).expanduser()
     if not path.exists():
+        if model.startswith(("/", "./", "../", "~")) or model.count("/") > 1:
+            raise UserError(f"--model {model}: no such folder (and not a Hub id like org/name)")
         return {"model": model}
     files = sorted(
         p for p in path.iterdir() if p.suffix in (".safetensors", ".bin", ".gguf", ".json")

@@ -131,6 +131,8 @@ def test_mistakes_are_clear_before_any_work(tmp_path):
         build_labeler("reward", {})
     with pytest.raises(UserError, match="labeler reward_model: model: Field required"):
         build_labeler("reward_model", {})
+    with pytest.raises(UserError, match="no such folder"):
+        build_labeler("reward_model", {"model": str(tmp_path / "missing")})
     with pytest.raises(UserError, match="no model files"):
         build_labeler("reward_model", {"model": str(tmp_path)})
     with pytest.raises(UserError, match="unknown key 'question'"):
