@@ -105,6 +105,18 @@ def test_long_dialogues_lose_old_turns_never_the_answer(store_dir, ordered_rm):
     )
 
 
+def test_a_100k_character_answer_is_cut_and_flagged_not_dropped(store_dir, ordered_rm):
+    store = Store(store_dir)
+    add_dialogue(store, [{"role": "user", "content": "Write a lot."}], ["word " * 20_000, ""])
+    summary = run_labeler(
+        store, build_labeler("reward_model", {"model": str(ordered_rm), "max_length": 128})
+    )
+    assert (summary["labeled"], summary["errors"]) == (2, 0)  # the empty answer is scored too
+    details = [load_json(d) for d in store.scan("labels").collect()["details"].to_list()]
+    long = next(d for d in details if d.get("answer_truncated"))
+    assert long["tokens"] <= 128
+
+
 def test_one_failing_item_leaves_the_others_labeled(store_dir, ordered_rm, monkeypatch):
     store = Store(store_dir)
     add_dialogue(store, [{"role": "user", "content": "Bread?"}], [GOOD, BAD, "\x00poison"])
