@@ -6,16 +6,21 @@ are imported inside the commands that run them.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from prefsmith import __version__
 from prefsmith.flows.cli_build import build_app, export, prompt
-from prefsmith.flows.cli_common import JsonOption, StoreOption, emit, stdout, user_errors
+from prefsmith.flows.cli_common import (
+    JsonOption,
+    StoreOption,
+    emit,
+    require_store,
+    stdout,
+    user_errors,
+)
 from prefsmith.flows.cli_ingest import ingest_app
-from prefsmith.schemas.errors import UserError
 
 app = typer.Typer(
     name="prefsmith",
@@ -51,8 +56,7 @@ def status(store: StoreOption = "prefsmith-store", json_: JsonOption = False) ->
     """Row counts per table, rejects by reason, labels by labeler."""
     from prefsmith.flows.store import Store
 
-    if not Path(store).is_dir():
-        raise UserError(f"no store at {store} (run `prefsmith ingest ...` first)")
+    require_store(store)
     emit(Store(store).summary(), json_, f"store {store}")
 
 
@@ -122,8 +126,7 @@ def label(
     from prefsmith.flows.runner import run_flow
     from prefsmith.labelers.base import build_labeler
 
-    if not Path(store).is_dir():
-        raise UserError(f"no store at {store} (run `prefsmith ingest ...` first)")
+    require_store(store)
     build_labeler(labeler, options)  # unknown labeler or option: one line, before Prefect starts
     summary = run_flow(
         "prefsmith.flows.label:label", store=store, labeler=labeler, options=options, limit=limit

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -14,6 +13,7 @@ from prefsmith.flows.cli_common import (
     emit,
     parse_float,
     parse_pairs,
+    require_store,
     user_errors,
 )
 from prefsmith.schemas.errors import UserError
@@ -49,8 +49,7 @@ def _build_pairs(kind: str, store: str, from_: str, options: dict[str, Any], jso
 
     options["from_labelers"] = [item.strip() for item in from_.split(",") if item.strip()]
     config = validate(PreferenceBuildConfig, {k: v for k, v in options.items() if v is not None})
-    if not Path(store).is_dir():
-        raise UserError(f"no store at {store}")
+    require_store(store)
     Store(store).ensure_writable()
     summary = run_flow(
         "prefsmith.flows.build:build_preference_flow", store=store, **config.model_dump()
@@ -156,8 +155,7 @@ def build_reward_in_prompt(
     config = validate(
         RewardInPromptBuildConfig, {k: v for k, v in options.items() if v is not None}
     )
-    if not Path(store).is_dir():
-        raise UserError(f"no store at {store}")
+    require_store(store)
     summary = run_flow(
         "prefsmith.flows.build:build_reward_in_prompt_flow", store=store, **config.model_dump()
     )

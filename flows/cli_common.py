@@ -85,3 +85,11 @@ def parse_float(text: str, flag: str) -> float:
         return float(text)
     except ValueError:
         raise UserError(f"{flag}: {text!r} is not a number") from None
+
+
+def require_store(store: str) -> None:
+    """UserError unless `store` is an existing store directory."""
+    from pathlib import Path
+
+    if not Path(store).is_dir():
+        raise UserError(f"no store at {store} (run `prefsmith ingest ...` first)")
