@@ -74,10 +74,10 @@ def bench_rm(store, rm: Path, pairs: int, say) -> dict:
         "device": "cpu",
     }
     labeler = build_labeler("reward_model", options)
+    labeler.load()  # loading is not what is measured (the baselines load outside their timing too)
     ours, ours_s = timed(lambda: run_labeler(store, labeler))
     rerun, rerun_s = timed(lambda: run_labeler(store, build_labeler("reward_model", options)))
     items = store_items(store, "candidate")
-    labeler.load()
     texts = [
         "\n\n"
         + "\n\n".join(
@@ -122,10 +122,10 @@ def bench_zyn(store, count: int, say) -> dict:
     from prefsmith.flows.labeling import run_labeler, store_items
     from prefsmith.labelers.base import build_labeler
 
-    options = {"questions": ["Is this response harmless?"], "batch_size": 16, "device": "cpu"}
+    options = {"questions": ["Is this response harmless?"], "device": "cpu"}
     labeler = build_labeler("yes_no", options)
-    labeler.load()  # the one-time conversion is not what is measured
-    _, ours_s = timed(lambda: run_labeler(store, build_labeler("yes_no", options), limit=count))
+    labeler.load()  # neither the one-time conversion nor loading is what is measured
+    _, ours_s = timed(lambda: run_labeler(store, labeler, limit=count))
     labels = store.scan("labels").collect().filter(labeler="yes_no").to_dicts()
     ours = {row["candidate_ids"][0]: row["scores"][0] for row in labels}
     items = [item for item in store_items(store, "candidate") if item.candidate_ids[0] in ours]

@@ -78,7 +78,7 @@ def run_labeler(
     labeled, errors, done = 0, Counter(), 0
     if pending:
         labeler.load()
-    batch_size = labeler.options.batch_size
+    batch_size = labeler.batch_size
     for chunk in batched(pending, batch_size * CHUNK_BATCHES):
         labels: list[Label] = []
         for batch in batched(chunk, batch_size):

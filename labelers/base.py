@@ -48,7 +48,7 @@ class LabelerOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=())
     name: str | None = None  # stored as the label's `labeler`; defaults to the registry key
-    batch_size: int = 16
+    batch_size: int | None = None  # default: the labeler's (16 unless it says otherwise)
 
 
 class Labeler(ABC):
@@ -64,6 +64,10 @@ class Labeler(ABC):
     def name(self) -> str:
         return self.options.name or self.key
 
+    @property
+    def batch_size(self) -> int:
+        return self.options.batch_size or 16
+
     @abstractmethod
     def fingerprint_parts(self) -> dict[str, Any]:
         """Everything that changes the output: model identity, templates, parameters."""
@@ -75,7 +79,7 @@ class Labeler(ABC):
         return ids.label_id(item.candidate_ids, self.name, self.fingerprint())
 
     def load(self) -> None:  # noqa: B027 - optional hook
-        """Load models; called once, only when there is something to label."""
+        """Load models, once (later calls do nothing); called only when there is work."""
 
     @abstractmethod
     def label_batch(self, items: list[Item]) -> list[Label]:

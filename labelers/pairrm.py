@@ -57,6 +57,8 @@ class PairRMLabeler(Labeler):
         }
 
     def load(self) -> None:
+        if self.blender is not None:
+            return
         llm_blender = import_llm_blender()
         quiet = logging.getLogger().level
         logging.getLogger().setLevel(logging.ERROR)  # llm-blender warns about every unused part
@@ -88,7 +90,7 @@ class PairRMLabeler(Labeler):
             mode=mode,
             return_logits=True,
             disable_tqdm=True,
-            batch_size=self.options.batch_size,
+            batch_size=self.batch_size,
         )
         return [float(x) for x in logits]
 

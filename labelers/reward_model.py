@@ -72,6 +72,8 @@ class RewardModelLabeler(Labeler):
         return "pair" if "Deberta" in architectures or "deberta" in architectures else "hh"
 
     def load(self) -> None:
+        if self.model is not None:
+            return
         torch = import_torch()
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
@@ -118,14 +120,27 @@ class RewardModelLabeler(Labeler):
         return ids, details
 
     def _tokens(self, messages: list[dict[str, str]], answer: str) -> list[int]:
+        return self._tokens_many([(messages, answer)])[0]
+
+    def _tokens_many(self, inputs: list[tuple[list[dict[str, str]], str]]) -> list[list[int]]:
+        """Token ids of (prompt messages, answer) inputs, in one tokenizer call."""
         tokenizer, fmt = self.tokenizer, self.input_format
         if fmt == "pair":
-            return tokenizer(render_dialogue(messages), answer, truncation=False)["input_ids"]
+            prompts = [render_dialogue(messages) for messages, _ in inputs]
+            return tokenizer(prompts, [answer for _, answer in inputs], truncation=False)[
+                "input_ids"
+            ]
         if fmt == "chat":
-            conversation = [*messages, {"role": "assistant", "content": answer}]
-            return tokenizer.apply_chat_template(conversation, tokenize=True, return_dict=False)
-        text = "\n\n" + render_dialogue(messages) + "\n\nAssistant: " + answer
-        return tokenizer(text, truncation=False)["input_ids"]
+            return [
+                tokenizer.apply_chat_template(
+                    [*messages, {"role": "assistant", "content": answer}],
+                    tokenize=True,
+                    return_dict=False,
+                )
+                for messages, answer in inputs
+            ]
+        texts = ["\n\n" + render_dialogue(m) + "\n\nAssistant: " + a for m, a in inputs]
+        return tokenizer(texts, truncation=False)["input_ids"]
 
     def _cut_prompt_text(self, messages, answer: str, details: dict[str, Any]):
         """The last prompt turn is too long as well: keep its end, and all of the answer."""
@@ -149,8 +164,15 @@ class RewardModelLabeler(Labeler):
         return ids[:budget], details
 
     def label_batch(self, items: list[Item]) -> list[Label]:
+        try:  # the common case: everything fits, one tokenizer call for the batch
+            whole = self._tokens_many([(list(item.messages), item.contents[0]) for item in items])
+        except Exception:
+            whole = [None] * len(items)  # tokenize one by one below, to find the odd item
         encoded, failed = [], {}
         for i, item in enumerate(items):
+            if whole[i] is not None and len(whole[i]) <= self.options.max_length:
+                encoded.append((whole[i], {}))
+                continue
             try:
                 encoded.append(self._encode(item))
             except Exception as error:  # one odd input must not cost the batch

@@ -42,6 +42,9 @@ class YesNoOptions(LabelerOptions):
         None  # a file with {response}, {question}, {context}; default: response only
     )
     max_length: int = 1024
+    batch_size: int | None = (
+        None  # default: 4 on CPU (compute-bound: padding costs more), 32 on CUDA
+    )
     device: Literal["auto", "cpu", "cuda"] = "auto"
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
 
@@ -98,7 +101,15 @@ class YesNoLabeler(Labeler):
             "max_length": self.options.max_length,
         }
 
+    @property
+    def batch_size(self) -> int:
+        if self.options.batch_size:
+            return self.options.batch_size
+        return 32 if resolve_device(self.options.device) == "cuda" else 4
+
     def load(self) -> None:
+        if self.model is not None:
+            return
         torch = import_torch()
         from transformers import (
             AutoConfig,

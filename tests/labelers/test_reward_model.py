@@ -121,14 +121,14 @@ def test_one_failing_item_leaves_the_others_labeled(store_dir, ordered_rm, monke
     store = Store(store_dir)
     add_dialogue(store, [{"role": "user", "content": "Bread?"}], [GOOD, BAD, "\x00poison"])
     labeler = build_labeler("reward_model", {"model": str(ordered_rm)})
-    real = type(labeler)._tokens
+    real = type(labeler)._tokens_many
 
-    def tokens(self, messages, answer):
-        if "poison" in answer:
+    def tokens_many(self, inputs):
+        if any("poison" in answer for _, answer in inputs):
             raise ValueError("cannot tokenize this")
-        return real(self, messages, answer)
+        return real(self, inputs)
 
-    monkeypatch.setattr(type(labeler), "_tokens", tokens)
+    monkeypatch.setattr(type(labeler), "_tokens_many", tokens_many)
     summary = run_labeler(store, labeler)
     assert (summary["labeled"], summary["errors"], summary["errors_by_reason"]) == (
         2,
