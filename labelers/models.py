@@ -5,12 +5,17 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+from prefsmith.labelers.base import LabelerOptions
 from prefsmith.schemas.errors import UserError
 
-DEVICES = ("auto", "cpu", "cuda")
-DTYPES = ("auto", "float32", "bfloat16", "float16")
+
+class TorchOptions(LabelerOptions):
+    """Options of the labelers that run a torch model here."""
+
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
 
 
 def import_torch() -> Any:

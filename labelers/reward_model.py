@@ -17,8 +17,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from prefsmith.labelers.base import Item, Labeler, LabelerOptions
+from prefsmith.labelers.base import Item, Labeler
 from prefsmith.labelers.models import (
+    TorchOptions,
     import_torch,
     model_identity,
     read_config,
@@ -30,13 +31,11 @@ from prefsmith.schemas.records import Label
 from prefsmith.schemas.reward_prompt import render_dialogue
 
 
-class RewardModelOptions(LabelerOptions):
+class RewardModelOptions(TorchOptions):
     model: str
     input_format: Literal["auto", "pair", "chat", "hh"] = "auto"
     label: str | None = None
     max_length: int = 512
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
 
 
 class RewardModelLabeler(Labeler):

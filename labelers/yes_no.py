@@ -14,13 +14,19 @@ goes through one forward pass with left padding: no generate loop.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
 from pydantic import Field
 
-from prefsmith.labelers.base import Item, Labeler, LabelerOptions
-from prefsmith.labelers.models import import_torch, model_identity, resolve_device, resolve_dtype
+from prefsmith.labelers.base import Item, Labeler
+from prefsmith.labelers.models import (
+    TorchOptions,
+    import_torch,
+    model_identity,
+    resolve_device,
+    resolve_dtype,
+)
 from prefsmith.schemas import ids
 from prefsmith.schemas.errors import UserError
 from prefsmith.schemas.records import Label
@@ -34,7 +40,7 @@ def presets() -> dict[str, list[str]]:
     return yaml.safe_load((TEMPLATES / "presets.yaml").read_text())
 
 
-class YesNoOptions(LabelerOptions):
+class YesNoOptions(TorchOptions):
     model: str | None = None  # None: the bundled SmolLM2-135M-Instruct
     questions: list[str] = Field(default_factory=list)
     preset: str | None = None
@@ -45,8 +51,6 @@ class YesNoOptions(LabelerOptions):
     batch_size: int | None = (
         None  # default: 4 on CPU (compute-bound: padding costs more), 32 on CUDA
     )
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
 
 
 def answer_token_ids(tokenizer: Any, words: tuple[str, ...]) -> list[int]:
