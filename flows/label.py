@@ -23,9 +23,7 @@ def label_items(
 ) -> dict[str, Any]:
     instance = build_labeler(labeler, options)
     with progress_bar(f"label {instance.name}", total=None, unit="items") as advance:
-        return run_labeler(
-            Store(store), instance, limit=limit, on_progress=lambda done, _: advance(done)
-        )
+        return run_labeler(Store(store), instance, limit=limit, on_progress=advance)
 
 
 @flow(name="label")

@@ -25,7 +25,8 @@ stderr = Console(stderr=True)
 def progress_bar(
     description: str, total: float | None, unit: str = "items"
 ) -> Iterator[Callable[[float], None]]:
-    """Yields `set_completed(n)`; shows bytes with transfer speed, or items with items/s."""
+    """Yields `set_completed(done, total=None)`; shows bytes with transfer speed, or items
+    with items/s. A total learned late (after a cache check) can be passed with `done`."""
     if unit == "bytes":
         columns = [DownloadColumn(), TransferSpeedColumn()]
     else:
@@ -44,9 +45,11 @@ def progress_bar(
     with progress:
         task = progress.add_task(description, total=total, rate="")
 
-        def set_completed(done: float) -> None:
+        def set_completed(done: float, total: float | None = None) -> None:
             elapsed = progress.tasks[task].elapsed or 0.0
             rate = f"{done / elapsed:,.1f} {unit}/s" if elapsed > 0 else ""
+            if total is not None:
+                progress.update(task, total=total)
             progress.update(task, completed=done, rate=rate)
 
         yield set_completed
