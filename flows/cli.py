@@ -21,6 +21,7 @@ from prefsmith.flows.cli_common import (
     user_errors,
 )
 from prefsmith.flows.cli_ingest import ingest_app
+from prefsmith.schemas.errors import UserError
 
 app = typer.Typer(
     name="prefsmith",
@@ -132,6 +133,62 @@ def label(
         "prefsmith.flows.label:label", store=store, labeler=labeler, options=options, limit=limit
     )
     emit(summary, json_, f"label {summary['labeler']} -> {store}")
+
+
+@app.command()
+@user_errors
+def generate(
+    store: StoreOption = "prefsmith-store",
+    n: Annotated[int, typer.Option("--n", min=1, help="Candidates per prompt.")] = 2,
+    endpoint: Annotated[
+        str, typer.Option(help="local (bundled llama.cpp) or an OpenAI-compatible URL.")
+    ] = "local",
+    model: Annotated[
+        str | None, typer.Option(help="Model name (remote) or GGUF file (local).")
+    ] = None,
+    temperature: Annotated[float, typer.Option(help="Sampling temperature.")] = 0.7,
+    top_p: Annotated[float, typer.Option(help="Nucleus sampling.")] = 0.95,
+    max_tokens: Annotated[int, typer.Option(help="Tokens per answer.")] = 256,
+    seed: Annotated[int | None, typer.Option(help="Base seed; sample i uses seed + i.")] = 0,
+    max_concurrency: Annotated[int, typer.Option(help="Requests in flight.")] = 4,
+    timeout: Annotated[float, typer.Option(help="Seconds per request.")] = 120.0,
+    limit: Annotated[int | None, typer.Option(help="At most N samples this run.")] = None,
+    json_: JsonOption = False,
+) -> None:
+    """Generate candidates for the store's prompts; multi-turn prompts are answered turn by turn."""
+    settings = {k: v for k, v in locals().items() if k != "json_"}
+    from prefsmith.flows.runner import run_flow
+
+    require_store(store)
+    if n > 1 and not temperature:
+        raise UserError(
+            "--n > 1 at temperature 0 would give identical candidates; set --temperature"
+        )
+    summary = run_flow("prefsmith.flows.generate:generate", **settings)
+    emit(summary, json_, f"generate -> {store}")
+
+
+@app.command()
+@user_errors
+def serve(
+    model: Annotated[
+        str | None, typer.Option(help="A GGUF file (default: the bundled SmolLM2).")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port on 127.0.0.1 (default: a free one).")
+    ] = None,
+) -> None:
+    """Serve a GGUF model as an OpenAI-compatible API on 127.0.0.1 until interrupted."""
+    import time
+
+    from prefsmith.labelers.local_server import LocalServer
+
+    with LocalServer(model, port) as server:
+        stdout.print(server.base_url)
+        stdout.print(f"model: {server.model_name}  (Ctrl-C to stop)", style="dim")
+        while server.process is not None and server.process.poll() is None:
+            time.sleep(1)
+        raise UserError("the llama.cpp server stopped")
 
 
 def main() -> None:

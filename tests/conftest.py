@@ -75,3 +75,12 @@ def tiny_chat_model(tmp_path_factory) -> Path:
     LlamaForCausalLM(config).save_pretrained(path)
     tokenizer.save_pretrained(path)
     return path
+
+
+@pytest.fixture(scope="session")
+def llama_server():
+    """A real llama.cpp server with the bundled SmolLM2-135M-Instruct GGUF, for the session."""
+    from prefsmith.labelers.local_server import LocalServer
+
+    with LocalServer(n_ctx=2048) as server:
+        yield server
