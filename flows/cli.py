@@ -112,6 +112,19 @@ def label(
     max_length: Annotated[
         int | None, typer.Option(help="Tokens per input (longer inputs are cut, answer kept).")
     ] = None,
+    mode: Annotated[
+        str | None,
+        typer.Option(help="judge: pairwise, single, reference; pairrm: rank, compare, reference."),
+    ] = None,
+    endpoint: Annotated[
+        str | None, typer.Option(help="judge: local or an OpenAI-compatible URL.")
+    ] = None,
+    max_tokens: Annotated[int | None, typer.Option(help="judge: tokens per judgment.")] = None,
+    temperature: Annotated[float | None, typer.Option(help="judge: sampling temperature.")] = None,
+    parse_retries: Annotated[
+        int | None, typer.Option(help="judge: re-asks at temperature 0.")
+    ] = None,
+    max_concurrency: Annotated[int | None, typer.Option(help="judge: requests in flight.")] = None,
     batch_size: Annotated[int | None, typer.Option(help="Items per forward pass.")] = None,
     device: Annotated[str | None, typer.Option(help="auto, cpu or cuda.")] = None,
     dtype: Annotated[str | None, typer.Option(help="auto, float32, bfloat16 or float16.")] = None,
@@ -120,7 +133,9 @@ def label(
 ) -> None:
     """Label the store's candidates; items already labeled with the same fingerprint are skipped."""
     options = {
-        k: v for k, v in locals().items() if k not in ("labeler", "store", "limit", "json_") and v
+        k: v
+        for k, v in locals().items()
+        if k not in ("labeler", "store", "limit", "json_") and v is not None
     }
     if "question" in options:
         options["questions"] = options.pop("question")

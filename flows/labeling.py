@@ -75,10 +75,31 @@ def run_labeler(
             sum(map(len, item.contents)) + sum(len(m["content"]) for m in item.messages)
         )
     )
-    labeled, errors, done = 0, Counter(), 0
-    if pending:
-        labeler.load()
-    batch_size = labeler.batch_size
+    labeled, errors, done, made = 0, Counter(), 0, []
+    try:
+        if pending:
+            labeler.load()
+        labeled, done = _label_pending(labeler, store, pending, errors, made, on_progress)
+    finally:
+        labeler.close()
+    seconds = time.perf_counter() - started
+    return {
+        "command": "label",
+        "labeler": labeler.name,
+        "fingerprint": labeler.fingerprint(),
+        "items": len(items),
+        "labeled": labeled,
+        "cached": cached,
+        "errors": sum(errors.values()),
+        "errors_by_reason": dict(errors.most_common()),
+        **labeler.summary(made),
+        "seconds": round(seconds, 3),
+        "items_per_s": round(done / seconds, 2) if done and seconds else None,
+    }
+
+
+def _label_pending(labeler, store, pending, errors, made, on_progress):
+    labeled, done, batch_size = 0, 0, labeler.batch_size
     for chunk in batched(pending, batch_size * CHUNK_BATCHES):
         labels: list[Label] = []
         for batch in batched(chunk, batch_size):
@@ -97,16 +118,5 @@ def run_labeler(
                 labeled += 1
         keep = [label for label in labels if not is_transient(label.error)]
         store.write("labels", to_table("labels", keep))
-    seconds = time.perf_counter() - started
-    return {
-        "command": "label",
-        "labeler": labeler.name,
-        "fingerprint": labeler.fingerprint(),
-        "items": len(items),
-        "labeled": labeled,
-        "cached": cached,
-        "errors": sum(errors.values()),
-        "errors_by_reason": dict(errors.most_common()),
-        "seconds": round(seconds, 3),
-        "items_per_s": round(len(pending) / seconds, 2) if pending and seconds else None,
-    }
+        made += labels
+    return labeled, done

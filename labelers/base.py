@@ -81,6 +81,13 @@ class Labeler(ABC):
     def load(self) -> None:  # noqa: B027 - optional hook
         """Load models, once (later calls do nothing); called only when there is work."""
 
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release what `load` started (a server); called when the run ends, even on error."""
+
+    def summary(self, labels: list[Label]) -> dict[str, Any]:
+        """Figures of this run's labels to add to the run summary (e.g. a judge's consistency)."""
+        return {}
+
     @abstractmethod
     def label_batch(self, items: list[Item]) -> list[Label]:
         """One label per item, in order."""

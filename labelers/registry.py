@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from prefsmith.labelers.base import Labeler
+from prefsmith.labelers.judge import JudgeLabeler
 from prefsmith.labelers.pairrm import PairRMLabeler
 from prefsmith.labelers.reward_model import RewardModelLabeler
 from prefsmith.labelers.yes_no import YesNoLabeler
@@ -11,4 +12,5 @@ REGISTRY: dict[str, type[Labeler]] = {
     RewardModelLabeler.key: RewardModelLabeler,
     YesNoLabeler.key: YesNoLabeler,
     PairRMLabeler.key: PairRMLabeler,
+    JudgeLabeler.key: JudgeLabeler,
 }

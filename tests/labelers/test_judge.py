@@ -1,0 +1,146 @@
+"""The judge: parsing, both-order consistency on a scripted server, and a real llama.cpp run."""
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from prefsmith.flows.labeling import run_labeler
+from prefsmith.flows.store import Store
+from prefsmith.labelers.base import build_labeler
+from prefsmith.labelers.judge import parse_score, parse_verdict
+from prefsmith.schemas.records import Candidate, Prompt, load_json, to_table
+
+GOOD, BAD, MEH = "Knead the dough, let it rise, bake at 220C.", "No.", "Maybe buy bread."
+
+
+def test_parsing_is_strict_and_takes_the_last_verdict():
+    assert (
+        parse_verdict("A is nice but [[B]]") == "B"
+        and parse_verdict("[[A]] ... final: [[C]]") == "C"
+    )
+    assert parse_verdict("B is better") is None and parse_verdict(None) is None
+    assert parse_score("Reasons.\nScore: 4") == 4 and parse_score("Score: **5**") == 5
+    assert parse_score("Score: 7") is None and parse_score("four points") is None
+
+
+def make_store(store_dir) -> Store:
+    store = Store(store_dir)
+    prompt = Prompt(
+        messages=[{"role": "user", "content": "How do I bake bread?"}],
+        source="t",
+        reference="Knead and bake.",
+    )
+    store.write("prompts", to_table("prompts", [prompt]))
+    store.write(
+        "candidates",
+        to_table("candidates", [Candidate(prompt.prompt_id, a, "t") for a in (GOOD, BAD, MEH)]),
+    )
+    return store
+
+
+@pytest.fixture
+def judge_server():
+    """An OpenAI-compatible stand-in judge: prefers GOOD, is biased to A otherwise, grades 3."""
+    calls = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            prompt = body["messages"][-1]["content"]
+            calls.append(body)
+            if "[Response A]" in prompt:
+                a = prompt.split("[Response A]")[1].split("[Response B]")[0]
+                b = prompt.split("[Response B]")[1]
+                text = (
+                    "Verdict: [[A]]"
+                    if GOOD in a
+                    else "Verdict: [[B]]"
+                    if GOOD in b
+                    else "Verdict: [[A]]"
+                )
+            else:
+                text = (
+                    "Solid. Score: 3"
+                    if body.get("temperature") == 0.0 and len(calls) > 0
+                    else "no score"
+                )
+            reply = {"id": "x", "object": "chat.completion", "created": 0, "model": "judge",
+                     "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+                     "usage": {"prompt_tokens": 10, "completion_tokens": 3, "total_tokens": 13}}  # fmt: skip
+            data = json.dumps(reply).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/v1", calls
+    server.shutdown()
+
+
+def test_pairwise_both_orders_flags_position_bias_as_inconsistent(store_dir, judge_server):
+    url, calls = judge_server
+    store = make_store(store_dir)
+    summary = run_labeler(store, build_labeler("judge", {"endpoint": url, "model": "judge"}))
+    assert (summary["items"], summary["labeled"], summary["errors_by_reason"]) == (
+        3,
+        2,
+        {"inconsistent": 1},
+    )
+    assert summary["consistency"] == pytest.approx(2 / 3, abs=1e-3) and summary["tie_rate"] == 0
+    assert summary["first_position_win_rate"] == pytest.approx(4 / 6, abs=1e-3)
+    labels = store.scan("labels").collect().to_dicts()
+    content = dict(store.scan("candidates").select("candidate_id", "content").collect().rows())
+    for label in labels:
+        if label["error"] is None:  # GOOD wins both orders
+            winner = label["candidate_ids"][label["scores"].index(1.0)]
+            assert content[winner] == GOOD
+        else:
+            assert (
+                label["error"] == "inconsistent" and load_json(label["details"])["order_ab"] == "A"
+            )
+    asked = len(calls)
+    assert (
+        run_labeler(store, build_labeler("judge", {"endpoint": url, "model": "judge"}))["cached"]
+        == 3
+    )
+    assert len(calls) == asked  # a cached rerun makes no request
+
+
+def test_single_grading_retries_unparseable_output_at_temperature_zero(store_dir, judge_server):
+    url, calls = judge_server
+    store = make_store(store_dir)
+    summary = run_labeler(
+        store,
+        build_labeler(
+            "judge", {"endpoint": url, "model": "judge", "mode": "single", "temperature": 0.7}
+        ),
+    )
+    assert (summary["labeled"], summary["errors"]) == (3, 0)
+    assert {label["scores"][0] for label in store.scan("labels").collect().to_dicts()} == {3.0}
+    assert [c["temperature"] for c in calls] == [0.7] * 3 + [0.0] * 3
+
+
+@pytest.mark.slow
+def test_a_real_llama_cpp_judge_labels_or_explains_every_pair(store_dir, llama_server):
+    store = make_store(store_dir)
+    options = {
+        "endpoint": llama_server.base_url,
+        "model": llama_server.model_name,
+        "max_tokens": 48,
+        "parse_retries": 1,
+    }
+    summary = run_labeler(store, build_labeler("judge", options))
+    assert summary["labeled"] + summary["errors"] == 3
+    assert set(summary["errors_by_reason"]) <= {"unparseable", "inconsistent"}
+    assert store.scan("labels").collect().height == 3
+    assert {"consistency", "first_position_win_rate", "tie_rate"} <= set(summary) or summary[
+        "errors_by_reason"
+    ].get("unparseable") == 3
