@@ -1,10 +1,7 @@
 """The judge: parsing, both-order consistency on a scripted server, and a real llama.cpp run."""
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pytest
+from fake_openai import FakeOpenAI, completion
 
 from prefsmith.flows.labeling import run_labeler
 from prefsmith.flows.store import Store
@@ -42,47 +39,27 @@ def make_store(store_dir) -> Store:
 
 @pytest.fixture
 def judge_server():
-    """An OpenAI-compatible stand-in judge: prefers GOOD, is biased to A otherwise, grades 3."""
-    calls = []
+    """A stand-in judge: prefers GOOD, is biased to A otherwise; grades 3 only at temperature 0."""
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            prompt = body["messages"][-1]["content"]
-            calls.append(body)
-            if "[Response A]" in prompt:
-                a = prompt.split("[Response A]")[1].split("[Response B]")[0]
-                b = prompt.split("[Response B]")[1]
-                text = (
-                    "Verdict: [[A]]"
-                    if GOOD in a
-                    else "Verdict: [[B]]"
-                    if GOOD in b
-                    else "Verdict: [[A]]"
-                )
-            else:
-                text = (
-                    "Solid. Score: 3"
-                    if body.get("temperature") == 0.0 and len(calls) > 0
-                    else "no score"
-                )
-            reply = {"id": "x", "object": "chat.completion", "created": 0, "model": "judge",
-                     "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-                     "usage": {"prompt_tokens": 10, "completion_tokens": 3, "total_tokens": 13}}  # fmt: skip
-            data = json.dumps(reply).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+    def reply(body):
+        prompt = body["messages"][-1]["content"]
+        if "[Response A]" in prompt:
+            a = prompt.split("[Response A]")[1].split("[Response B]")[0]
+            b = prompt.split("[Response B]")[1]
+            text = (
+                "Verdict: [[A]]"
+                if GOOD in a
+                else "Verdict: [[B]]"
+                if GOOD in b
+                else "Verdict: [[A]]"
+            )
+        else:
+            text = "Solid. Score: 3" if body.get("temperature") == 0.0 else "no score"
+        return 200, completion(text)
 
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}/v1", calls
-    server.shutdown()
+    stub = FakeOpenAI(reply)
+    yield stub.url, stub.calls
+    stub.close()
 
 
 def test_pairwise_both_orders_flags_position_bias_as_inconsistent(store_dir, judge_server):
