@@ -32,6 +32,8 @@ app = typer.Typer(
 )
 app.add_typer(ingest_app, name="ingest")
 app.add_typer(build_app, name="build")
+report_app = typer.Typer(help="Reports over the store.", no_args_is_help=True)
+app.add_typer(report_app, name="report")
 app.command()(prompt)
 app.command()(export)
 
@@ -204,6 +206,35 @@ def serve(
         while server.process is not None and server.process.poll() is None:
             time.sleep(1)
         raise UserError("the llama.cpp server stopped")
+
+
+@report_app.command("agreement")
+@user_errors
+def report_agreement(store: StoreOption = "prefsmith-store", json_: JsonOption = False) -> None:
+    """Agreement between every two labelers on the pairs both judged: n, agreement, Cohen's kappa."""
+    from prefsmith.flows.report import agreement_report
+    from prefsmith.flows.store import Store
+
+    require_store(store)
+    report = agreement_report(Store(store))
+    if json_:
+        emit({"pairs": report["pairs"]}, True, "")
+        return
+    from rich.table import Table
+
+    table = Table(
+        "labelers",
+        "n",
+        "agreement",
+        "Cohen's kappa",
+        title=f"agreement in {store}",
+        title_justify="left",
+    )
+    for pair, cell in report["pairs"].items():
+        table.add_row(pair, str(cell["n"]), str(cell["agreement"]), str(cell["kappa"]))
+    if not report["pairs"]:
+        table.add_row("no two labelers judged the same pairs", "-", "-", "-")
+    stdout.print(table)
 
 
 def main() -> None:
