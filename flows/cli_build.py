@@ -57,20 +57,25 @@ def _build_pairs(kind: str, store: str, from_: str, options: dict[str, Any], jso
     emit(summary, json_, f"build {kind} -> {summary['path']}")
 
 
+FromOption = Annotated[
+    str, typer.Option("--from", help="Labeler(s), comma-separated; NAME@FINGERPRINT pins one.")
+]
+PairsOption = Annotated[
+    str, typer.Option(help="best-worst, all, quantile (scores) or adjacent (rankings).")
+]
+MinMarginOption = Annotated[float, typer.Option(help="Score pairs: minimum score difference.")]
+
+
 @build_app.command("preference")
 @user_errors
 def build_preference(
     store: StoreOption = "prefsmith-store",
-    from_: Annotated[
-        str, typer.Option("--from", help="Labeler(s), comma-separated; NAME@FINGERPRINT pins one.")
-    ] = "human:hh-rlhf",
+    from_: FromOption = "human:hh-rlhf",
     name: NameOption = "preference",
-    pairs: Annotated[
-        str, typer.Option(help="best-worst, all, quantile (scores) or adjacent (rankings).")
-    ] = "best-worst",
+    pairs: PairsOption = "best-worst",
     combine: Annotated[str, typer.Option(help="With several labelers: agree or vote.")] = "agree",
     weights: Annotated[str | None, typer.Option(help="Vote weights, e.g. judge=2,rm=1.")] = None,
-    min_margin: Annotated[float, typer.Option(help="Score pairs: minimum score difference.")] = 0.0,
+    min_margin: MinMarginOption = 0.0,
     quantile: Annotated[float, typer.Option(help="Quantile pairs: top q vs bottom q.")] = 0.25,
     format: Annotated[
         str, typer.Option(help="conversational, standard or openai.")
@@ -97,16 +102,12 @@ def build_preference(
 
 @build_app.command("rm-pairs")
 @user_errors
-def build_rmparse_pairs(
+def build_rm_pairs(
     store: StoreOption = "prefsmith-store",
-    from_: Annotated[
-        str, typer.Option("--from", help="Labeler(s), comma-separated.")
-    ] = "human:hh-rlhf",
+    from_: FromOption = "human:hh-rlhf",
     name: NameOption = "rm-pairs",
-    pairs: Annotated[
-        str, typer.Option(help="best-worst, all, quantile or adjacent.")
-    ] = "best-worst",
-    min_margin: Annotated[float, typer.Option(help="Minimum score difference.")] = 0.0,
+    pairs: PairsOption = "best-worst",
+    min_margin: MinMarginOption = 0.0,
     splits: SplitsOption = None,
     seed: SeedOption = 0,
     license_: LicenseOption = None,

@@ -18,11 +18,6 @@ import orjson
 import xxhash
 
 
-def normalize_text(text: str) -> str:
-    """Canonical form of a text inside a key (never for storage): stripped."""
-    return text.strip()
-
-
 def hash_key(key: str | bytes) -> str:
     if isinstance(key, str):
         key = key.encode("utf-8", "surrogatepass")
