@@ -32,3 +32,13 @@ def run_measured(code: str, *args: str) -> dict:
     if done.returncode != 0:
         raise SystemExit(f"benchmark step failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def check_targets(result: dict, targets: dict[str, tuple[str, float]], say) -> None:
+    """Add `targets` and `targets_met` to `result` and say each verdict."""
+    met = {k: (result[k] >= v if op == ">=" else result[k] <= v) for k, (op, v) in targets.items()}
+    result["targets"] = {k: f"{op} {v}" for k, (op, v) in targets.items()}
+    result["targets_met"] = met
+    for key, ok in met.items():
+        verdict = "met" if ok else "NOT met"
+        say(f"{key} = {result[key]} (target {result['targets'][key]}): {verdict}")

@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import data_file
+from bench.common import check_targets, data_file
 
 
 def build_store(work: Path, pairs: int):
@@ -181,13 +181,7 @@ def main() -> None:
         "zyn_max_abs_diff": ("<=", 1e-4),
         "rerun_fraction": ("<=", 0.05),
     }
-    met = {k: (result[k] >= v if op == ">=" else result[k] <= v) for k, (op, v) in targets.items()}
-    result["targets"] = {k: f"{op} {v}" for k, (op, v) in targets.items()}
-    result["targets_met"] = met
-    for key, ok in met.items():
-        say(
-            f"{key} = {result[key]} (target {result['targets'][key]}): {'met' if ok else 'NOT met'}"
-        )
+    check_targets(result, targets, say)
     print(json.dumps(result))
 
 

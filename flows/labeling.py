@@ -17,9 +17,8 @@ from typing import Any
 from prefsmith.flows.ingestion import batched
 from prefsmith.flows.store import Store
 from prefsmith.labelers.base import Item, Labeler, is_transient
+from prefsmith.schemas.errors import UserError
 from prefsmith.schemas.records import Label, load_json, to_table
-
-CHUNK_BATCHES = 8  # batches per write: small enough to lose little, large enough for few parts
 
 
 def store_items(store: Store, unit: str) -> list[Item]:
@@ -100,11 +99,13 @@ def run_labeler(
 
 def _label_pending(labeler, store, pending, errors, made, on_progress):
     labeled, done, batch_size = 0, 0, labeler.batch_size
-    for chunk in batched(pending, batch_size * CHUNK_BATCHES):
+    for chunk in batched(pending, batch_size * labeler.chunk_batches):
         labels: list[Label] = []
         for batch in batched(chunk, batch_size):
             try:
                 labels += labeler.label_batch(batch)
+            except UserError:
+                raise  # a setting that can't work (a server without logprobs): stop, say why
             except Exception as error:  # a labeler bug must not cost the rest of the run
                 reason = f"labeler_error: {type(error).__name__}: {error}"[:500]
                 labels += [labeler.make_label(item, None, error=reason) for item in batch]

@@ -56,6 +56,7 @@ class Labeler(ABC):
     unit: ClassVar[str]  # "candidate" | "pair" | "prompt"
     kind: ClassVar[str]  # label kind: score | pairwise | ranking | critique
     Options: ClassVar[type[LabelerOptions]] = LabelerOptions
+    chunk_batches: ClassVar[int] = 8  # batches per store write: a killed run loses at most this
 
     def __init__(self, options: LabelerOptions) -> None:
         self.options = options

@@ -2,8 +2,9 @@
 
 Bounded concurrency, a request timeout, and retries with exponential backoff and
 jitter on 429, 5xx, timeouts and connection errors only; anything else is a final
-error for that request. The API key comes from the environment (OPENAI_API_KEY),
-never from configuration.
+error for that request. Optional client-side limits on requests and tokens per
+minute keep a run inside a provider's quota instead of retrying into it. The API
+key comes from the environment (OPENAI_API_KEY), never from configuration.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from prefsmith.labelers.rate_limit import RateLimit, estimate_tokens
+
 TRANSIENT_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
 
 
@@ -24,6 +27,7 @@ class ChatResult:
     usage: dict[str, int] = field(default_factory=dict)
     finish_reason: str | None = None
     error: str | None = None  # "<reason>: <detail>"; reasons as in labelers.base
+    top_logprobs: dict[str, float] | None = None  # first answer token's, when asked for
 
 
 class ChatClient:
@@ -36,11 +40,23 @@ class ChatClient:
         max_retries: int = 4,
         timeout: float = 120.0,
         backoff: float = 1.0,
+        requests_per_minute: float | None = None,
+        tokens_per_minute: float | None = None,
     ) -> None:
         self.base_url, self.model = base_url, model
         self.max_concurrency, self.max_retries = max_concurrency, max_retries
         self.timeout, self.backoff = timeout, backoff
+        self.request_limit = RateLimit(requests_per_minute) if requests_per_minute else None
+        self.token_limit = RateLimit(tokens_per_minute) if tokens_per_minute else None
         self.requests = 0  # every HTTP attempt, retries included
+
+    async def _wait_for_quota(self, messages: list[dict], sampling: dict) -> None:
+        wait = self.request_limit.reserve() if self.request_limit else 0.0
+        if self.token_limit:
+            cost = estimate_tokens(messages, sampling.get("max_tokens"))
+            wait = max(wait, self.token_limit.reserve(cost))
+        if wait:
+            await asyncio.sleep(wait)
 
     def _client(self) -> Any:
         from openai import AsyncOpenAI
@@ -55,6 +71,7 @@ class ChatClient:
 
         for attempt in range(self.max_retries + 1):
             async with gate:
+                await self._wait_for_quota(messages, sampling)
                 self.requests += 1
                 try:
                     reply = await client.chat.completions.create(
@@ -79,7 +96,12 @@ class ChatClient:
                     choice = reply.choices[0]
                     usage = reply.usage.model_dump() if reply.usage else {}
                     usage = {k: v for k, v in usage.items() if isinstance(v, int)}
-                    return ChatResult(choice.message.content or "", usage, choice.finish_reason)
+                    return ChatResult(
+                        choice.message.content or "",
+                        usage,
+                        choice.finish_reason,
+                        top_logprobs=first_token_logprobs(choice),
+                    )
             if attempt < self.max_retries:
                 await asyncio.sleep(self.backoff * 2**attempt * random.uniform(0.5, 1.5))
         return ChatResult(None, error=reason)
@@ -92,3 +114,14 @@ class ChatClient:
     def chat_many(self, requests: Sequence[tuple[list[dict], dict]]) -> list[ChatResult]:
         """One result per (messages, sampling) request, in order; never raises for a request."""
         return asyncio.run(self._many(requests))
+
+
+def first_token_logprobs(choice: Any) -> dict[str, float] | None:
+    """{token: logprob} of the answer's first token, or None if the server sent none."""
+    content = getattr(getattr(choice, "logprobs", None), "content", None)
+    if not content:
+        return None
+    first = content[0]
+    table = {top.token: top.logprob for top in first.top_logprobs or []}
+    table.setdefault(first.token, first.logprob)
+    return table

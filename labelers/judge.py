@@ -2,54 +2,61 @@
 
     prefsmith label --labeler judge --mode pairwise --endpoint local
     prefsmith label --labeler judge --mode single --endpoint https://api.openai.com/v1 --model gpt-4o-mini
-    prefsmith label --labeler judge --mode reference     # prompts with a reference answer only
+    prefsmith label --labeler judge --mode reference            # MT-Bench math, reasoning, coding
+    prefsmith label --labeler judge --mode logprob --endpoint local
 
 `pairwise` judges every pair of a prompt's candidates in both orders: the label is
 the verdict both orders give, or `inconsistent` (kept as such, never a tie).
 `single` is the additive 5-point rubric of the self-rewarding recipe, ending in
-`Score: <n>`; `reference` grades against the prompt's reference answer. Output
-that can't be parsed is asked again at temperature 0 (`--parse-retries`), then
-labeled `unparseable` with the raw text kept. Templates are files; their text is
-part of the fingerprint.
+`Score: <n>`; `reference` grades one answer against the prompt's reference answer
+and `reference-pairwise` compares two with it. `logprob` asks for one token in
+both orders and scores a pair by the normalised probability of the verdict
+letters (the server must return `top_logprobs`): no text is parsed. Output that
+can't be parsed is asked again at temperature 0 (`--parse-retries`), then labeled
+`unparseable` with the raw text kept. Templates are files; their text is part of
+the fingerprint, and every label keeps its token usage.
 """
 
 from __future__ import annotations
 
-import re
+import contextlib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from prefsmith.labelers.base import Item, Labeler, LabelerOptions
 from prefsmith.labelers.chat_client import ChatClient, ChatResult
+from prefsmith.labelers.endpoints import check_endpoint, open_endpoint
+from prefsmith.labelers.judge_verdicts import (
+    SWAP,
+    VERDICT_SCORES,
+    first_wins_probability,
+    logprob_summary,
+    pairwise_summary,
+    parse_score,
+    parse_verdict,
+)
 from prefsmith.schemas import ids
 from prefsmith.schemas.errors import UserError
 from prefsmith.schemas.records import Label
 from prefsmith.schemas.reward_prompt import render_dialogue
 
+__all__ = ["JudgeLabeler", "JudgeOptions", "parse_score", "parse_verdict"]
+
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates" / "judge"
-MODES = {
+MODES = {  # mode: (unit, label kind)
     "pairwise": ("pair", "pairwise"),
     "single": ("candidate", "score"),
     "reference": ("candidate", "score"),
+    "reference-pairwise": ("pair", "pairwise"),
+    "logprob": ("pair", "pairwise"),
 }
-_VERDICT = re.compile(r"\[\[([ABC])\]\]")
-_SCORE = re.compile(r"Score:\s*\**\s*([1-5])\b")
-
-
-def parse_verdict(text: str) -> str | None:
-    """'A', 'B' or 'C' (tie) from the last [[X]] of a pairwise judgment; None if absent."""
-    found = _VERDICT.findall(text or "")
-    return found[-1] if found else None
-
-
-def parse_score(text: str) -> int | None:
-    """The 1-5 score of the last `Score: n` of a graded judgment; None if absent."""
-    found = _SCORE.findall(text or "")
-    return int(found[-1]) if found else None
+TOP_LOGPROBS = 20  # the most OpenAI returns
+NO_REFERENCE = "no_reference: the prompt has no reference answer"
 
 
 class JudgeOptions(LabelerOptions):
-    mode: Literal["pairwise", "single", "reference"] = "pairwise"
+    mode: Literal["pairwise", "single", "reference", "reference-pairwise", "logprob"] = "pairwise"
     endpoint: str = "local"
     model: str | None = None
     template: str | None = None
@@ -58,56 +65,61 @@ class JudgeOptions(LabelerOptions):
     parse_retries: int = 2
     max_concurrency: int = 4
     timeout: float = 120.0
+    requests_per_minute: float | None = None
+    tokens_per_minute: float | None = None
 
 
 class JudgeLabeler(Labeler):
     key = "judge"
     Options = JudgeOptions
     options: JudgeOptions
+    chunk_batches: ClassVar[int] = 1  # paid requests: write every batch
 
     def __init__(self, options: JudgeOptions) -> None:
         super().__init__(options)
         self.unit, self.kind = MODES[options.mode]  # type: ignore[misc]
-        template = Path(options.template) if options.template else TEMPLATES / f"{options.mode}.txt"
+        name = options.mode.replace("-", "_")
+        template = Path(options.template) if options.template else TEMPLATES / f"{name}.txt"
         if not template.is_file():
             raise UserError(f"--template {template}: no such file")
         self.template = template.read_text()
-        if options.endpoint != "local" and not options.model:
-            raise UserError("--model is required with a remote --endpoint")
-        self.server: Any = None
+        check_endpoint(options.endpoint, options.model)
+        self.opened = contextlib.ExitStack()
         self.client: ChatClient | None = None
+
+    @property
+    def batch_size(self) -> int:
+        return self.options.batch_size or 32
 
     def fingerprint_parts(self) -> dict[str, Any]:
         o = self.options
-        model = o.model or "bundled-smollm2-135m-instruct"
         return {
-            "endpoint": "local" if o.endpoint == "local" else o.endpoint,
-            "model": model,
+            "endpoint": o.endpoint,
+            "model": o.model or "bundled-smollm2-135m-instruct",
             "mode": o.mode,
             "template": ids.hash_key(self.template),
-            "max_tokens": o.max_tokens,
-            "temperature": o.temperature,
+            "max_tokens": 1 if o.mode == "logprob" else o.max_tokens,
+            "temperature": 0.0 if o.mode == "logprob" else o.temperature,
         }
 
     def load(self) -> None:
         if self.client is not None:
             return
         o = self.options
-        if o.endpoint == "local":
-            from prefsmith.labelers.local_server import LocalServer
-
-            self.server = LocalServer(o.model).start()
-            base_url, model = self.server.base_url, self.server.model_name
-        else:
-            base_url, model = o.endpoint, o.model
-        self.client = ChatClient(
-            base_url, model, max_concurrency=o.max_concurrency, timeout=o.timeout
+        self.client = self.opened.enter_context(
+            open_endpoint(
+                o.endpoint,
+                o.model,
+                max_concurrency=o.max_concurrency,
+                timeout=o.timeout,
+                requests_per_minute=o.requests_per_minute,
+                tokens_per_minute=o.tokens_per_minute,
+            )
         )
 
     def close(self) -> None:
-        if self.server is not None:
-            self.server.stop()
-            self.server = None
+        self.opened.close()  # stops a local server
+        self.client = None
 
     def _prompt(self, item: Item, first: str, second: str | None = None) -> list[dict[str, str]]:
         text = self.template.format(
@@ -119,7 +131,9 @@ class JudgeLabeler(Labeler):
         )
         return [{"role": "user", "content": text}]
 
-    def _ask(self, prompts: list[list[dict[str, str]]], parse: Any) -> list[tuple[Any, ChatResult]]:
+    def _ask(
+        self, prompts: list[list[dict[str, str]]], parse: Callable[[str | None], Any]
+    ) -> list[tuple[Any, ChatResult]]:
         """Answers with their parsed value; unparseable ones asked again at temperature 0."""
         sampling = {"max_tokens": self.options.max_tokens, "temperature": self.options.temperature}
         results = self.client.chat_many([(p, sampling) for p in prompts])
@@ -136,45 +150,36 @@ class JudgeLabeler(Labeler):
         return list(zip(parsed, results, strict=True))
 
     def label_batch(self, items: list[Item]) -> list[Label]:
-        if self.options.mode == "pairwise":
-            return self._pairwise(items)
-        labels, asked = (
-            [],
-            [i for i, item in enumerate(items) if self.options.mode == "single" or item.reference],
-        )
-        answers = dict(
-            zip(
-                asked,
-                self._ask(
-                    [self._prompt(items[i], items[i].contents[0]) for i in asked], parse_score
-                ),
-                strict=True,
-            )
-        )
-        for index, item in enumerate(items):
-            if index not in answers:
-                labels.append(
-                    self.make_label(
-                        item, None, error="no_reference: the prompt has no reference answer"
-                    )
-                )
-                continue
-            score, result = answers[index]
+        needs_reference = self.options.mode.startswith("reference")
+        asked = [i for i, item in enumerate(items) if item.reference or not needs_reference]
+        labels = {i: self.make_label(items[i], None, error=NO_REFERENCE) for i in range(len(items))}
+        judge = {"candidate": self._grade, "pair": self._pairwise}[self.unit]
+        if self.options.mode == "logprob":
+            judge = self._logprob
+        if asked:
+            labels.update(zip(asked, judge([items[i] for i in asked]), strict=True))
+        return [labels[i] for i in range(len(items))]
+
+    def _grade(self, items: list[Item]) -> list[Label]:
+        answers = self._ask([self._prompt(item, item.contents[0]) for item in items], parse_score)
+        labels = []
+        for item, (score, result) in zip(items, answers, strict=True):
             details = {"raw": result.text, "usage": result.usage}
-            if result.error:
-                labels.append(self.make_label(item, None, details, error=result.error))
-            elif score is None:
-                labels.append(self.make_label(item, None, details, error="unparseable"))
-            else:
-                labels.append(self.make_label(item, [float(score)], details))
+            error = result.error or (None if score is not None else "unparseable")
+            labels.append(
+                self.make_label(item, None if error else [float(score)], details, error=error)
+            )
         return labels
 
-    def _pairwise(self, items: list[Item]) -> list[Label]:
+    def _both_orders(self, items: list[Item]) -> list[list[dict[str, str]]]:
         prompts = []
         for item in items:
             a, b = item.contents
             prompts += [self._prompt(item, a, b), self._prompt(item, b, a)]
-        answers = self._ask(prompts, parse_verdict)
+        return prompts
+
+    def _pairwise(self, items: list[Item]) -> list[Label]:
+        answers = self._ask(self._both_orders(items), parse_verdict)
         labels = []
         for index, item in enumerate(items):
             (first, r1), (second, r2) = answers[2 * index], answers[2 * index + 1]
@@ -185,34 +190,49 @@ class JudgeLabeler(Labeler):
                 "usage": [r1.usage, r2.usage],
             }
             error = r1.error or r2.error
+            if not error and (first is None or second is None):
+                error = "unparseable"
+            # In the second order B is the first candidate: map it back before comparing.
+            if not error and first != SWAP[second]:
+                error = "inconsistent"
+            scores = None if error else VERDICT_SCORES[first]
+            labels.append(self.make_label(item, scores, details, error=error))
+        return labels
+
+    def _logprob(self, items: list[Item]) -> list[Label]:
+        sampling = {
+            "max_tokens": 1,
+            "temperature": 0.0,
+            "logprobs": True,
+            "top_logprobs": TOP_LOGPROBS,
+        }
+        results = self.client.chat_many([(p, sampling) for p in self._both_orders(items)])
+        if all(r.error is None and r.top_logprobs is None for r in results):
+            raise UserError(
+                f"{self.client.base_url} returned no top_logprobs; use --mode pairwise with it"
+            )
+        labels = []
+        for index, item in enumerate(items):
+            r1, r2 = results[2 * index], results[2 * index + 1]
+            p_ab, p_ba = (first_wins_probability(r.top_logprobs) for r in (r1, r2))
+            details = {
+                "top_logprobs": [r1.top_logprobs, r2.top_logprobs],
+                "usage": [r1.usage, r2.usage],
+            }
+            error = r1.error or r2.error
+            if not error and (p_ab is None or p_ba is None):
+                error = "no_verdict_tokens: neither A nor B among the top answer tokens"
             if error:
                 labels.append(self.make_label(item, None, details, error=error))
-            elif first is None or second is None:
-                labels.append(self.make_label(item, None, details, error="unparseable"))
-            else:
-                # In the second order B is the first candidate: map it back before comparing.
-                swapped = {"A": "B", "B": "A", "C": "C"}[second]
-                if first != swapped:
-                    labels.append(self.make_label(item, None, details, error="inconsistent"))
-                else:
-                    scores = {"A": [1.0, 0.0], "B": [0.0, 1.0], "C": [0.5, 0.5]}[first]
-                    labels.append(self.make_label(item, scores, details))
+                continue
+            # P(first candidate better): A in the first order, B in the second.
+            p_first = (p_ab + (1.0 - p_ba)) / 2
+            details.update(p_a_ab=p_ab, p_a_ba=p_ba, consistent=(p_ab > 0.5) != (p_ba > 0.5))
+            labels.append(self.make_label(item, [p_first, 1.0 - p_first], details))
         return labels
 
     def summary(self, labels: list[Label]) -> dict[str, Any]:
         """Position and consistency figures of this run's pairwise judgments."""
-        if self.options.mode != "pairwise":
-            return {}
-        judged = [
-            label
-            for label in labels
-            if label.details.get("order_ab") and label.details.get("order_ba")
-        ]
-        if not judged:
-            return {}
-        verdicts = [label.details[k] for label in judged for k in ("order_ab", "order_ba")]
-        return {
-            "consistency": round(sum(label.error is None for label in judged) / len(judged), 4),
-            "first_position_win_rate": round(verdicts.count("A") / len(verdicts), 4),
-            "tie_rate": round(verdicts.count("C") / len(verdicts), 4),
-        }
+        if self.options.mode == "logprob":
+            return logprob_summary(labels)
+        return pairwise_summary(labels) if self.unit == "pair" else {}

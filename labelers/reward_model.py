@@ -104,6 +104,13 @@ class RewardModelLabeler(Labeler):
             self.index = 0
         self.torch = torch
 
+    def encode(
+        self, messages: list[dict[str, str]], answer: str
+    ) -> tuple[list[int], dict[str, Any]]:
+        """Token ids of a prompt and its answer as this labeler scores them, cut to max_length
+        keeping the answer; and what was cut. `prefsmith train rm` trains on the same ids."""
+        return self._encode(Item("", messages, [""], [answer]))
+
     def _encode(self, item: Item) -> tuple[list[int], dict[str, Any]]:
         """Token ids of one item, cut to max_length keeping the answer; and what was cut."""
         answer, messages = item.contents[0], list(item.messages)

@@ -1,6 +1,6 @@
 """A scripted stand-in for an OpenAI-compatible chat API on loopback: `reply(body)` decides
 each answer as (HTTP status, JSON body or raw bytes), or ("slow", seconds) for a late 200.
-Every request body is kept in `calls`."""
+Every request body is kept in `calls`, its path and headers in `requests`."""
 
 from __future__ import annotations
 
@@ -12,15 +12,32 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 
-def completion(text: str) -> dict[str, Any]:
+def completion(text: str, top_logprobs: dict[str, float] | None = None) -> dict[str, Any]:
+    """A chat.completion; with `top_logprobs`, the first token's alternatives as OpenAI sends them."""
+    choice: dict[str, Any] = {
+        "index": 0,
+        "message": {"role": "assistant", "content": text},
+        "finish_reason": "stop",
+    }
+    if top_logprobs is not None:
+        first = max(top_logprobs, key=top_logprobs.get)
+        tops = [{"token": t, "logprob": lp, "bytes": None} for t, lp in top_logprobs.items()]
+        choice["logprobs"] = {
+            "content": [
+                {
+                    "token": first,
+                    "logprob": top_logprobs[first],
+                    "bytes": None,
+                    "top_logprobs": tops,
+                }
+            ]
+        }
     return {
         "id": "x",
         "object": "chat.completion",
         "created": 0,
         "model": "stub",
-        "choices": [
-            {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
-        ],
+        "choices": [choice],
         "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4},
     }
 
@@ -28,12 +45,14 @@ def completion(text: str) -> dict[str, Any]:
 class FakeOpenAI:
     def __init__(self, reply: Callable[[dict[str, Any]], tuple[Any, Any]]) -> None:
         self.calls: list[dict[str, Any]] = []
+        self.requests: list[tuple[str, dict[str, str]]] = []
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 stub.calls.append(body)
+                stub.requests.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
                 status, answer = reply(body)
                 if status == "slow":
                     time.sleep(answer)

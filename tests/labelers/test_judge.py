@@ -2,14 +2,12 @@
 
 import pytest
 from fake_openai import FakeOpenAI, completion
+from judge_store import GOOD, make_store
 
 from prefsmith.flows.labeling import run_labeler
-from prefsmith.flows.store import Store
 from prefsmith.labelers.base import build_labeler
 from prefsmith.labelers.judge import parse_score, parse_verdict
-from prefsmith.schemas.records import Candidate, Prompt, load_json, to_table
-
-GOOD, BAD, MEH = "Knead the dough, let it rise, bake at 220C.", "No.", "Maybe buy bread."
+from prefsmith.schemas.records import load_json
 
 
 def test_parsing_is_strict_and_takes_the_last_verdict():
@@ -20,21 +18,6 @@ def test_parsing_is_strict_and_takes_the_last_verdict():
     assert parse_verdict("B is better") is None and parse_verdict(None) is None
     assert parse_score("Reasons.\nScore: 4") == 4 and parse_score("Score: **5**") == 5
     assert parse_score("Score: 7") is None and parse_score("four points") is None
-
-
-def make_store(store_dir) -> Store:
-    store = Store(store_dir)
-    prompt = Prompt(
-        messages=[{"role": "user", "content": "How do I bake bread?"}],
-        source="t",
-        reference="Knead and bake.",
-    )
-    store.write("prompts", to_table("prompts", [prompt]))
-    store.write(
-        "candidates",
-        to_table("candidates", [Candidate(prompt.prompt_id, a, "t") for a in (GOOD, BAD, MEH)]),
-    )
-    return store
 
 
 @pytest.fixture
@@ -121,3 +104,14 @@ def test_a_real_llama_cpp_judge_labels_or_explains_every_pair(store_dir, llama_s
     assert {"consistency", "first_position_win_rate", "tie_rate"} <= set(summary) or summary[
         "errors_by_reason"
     ].get("unparseable") == 3
+
+
+@pytest.mark.slow
+def test_a_real_llama_cpp_server_gives_verdict_probabilities(store_dir, llama_server):
+    store = make_store(store_dir)
+    options = {"endpoint": llama_server.base_url, "model": llama_server.model_name}
+    summary = run_labeler(store, build_labeler("judge", {**options, "mode": "logprob"}))
+    assert (summary["labeled"], summary["errors"]) == (3, 0)
+    assert 0.0 <= summary["first_position_win_rate"] <= 1.0
+    for label in store.scan("labels").collect().to_dicts():
+        assert 0.0 < label["scores"][0] < 1.0 and sum(label["scores"]) == pytest.approx(1.0)

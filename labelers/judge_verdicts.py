@@ -1,0 +1,67 @@
+"""Reading a judge's answers: strict text verdicts and scores, verdict-token probabilities,
+and the position figures of a run's pairwise judgments."""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+from prefsmith.schemas.records import Label
+
+_VERDICT = re.compile(r"\[\[([ABC])\]\]")
+_SCORE = re.compile(r"Score:\s*\**\s*([1-5])\b")
+SWAP = {"A": "B", "B": "A", "C": "C"}
+VERDICT_SCORES = {"A": [1.0, 0.0], "B": [0.0, 1.0], "C": [0.5, 0.5]}
+
+
+def parse_verdict(text: str | None) -> str | None:
+    """'A', 'B' or 'C' (tie) from the last [[X]] of a pairwise judgment; None if absent."""
+    found = _VERDICT.findall(text or "")
+    return found[-1] if found else None
+
+
+def parse_score(text: str | None) -> int | None:
+    """The 1-5 score of the last `Score: n` of a graded judgment; None if absent."""
+    found = _SCORE.findall(text or "")
+    return int(found[-1]) if found else None
+
+
+def first_wins_probability(top_logprobs: dict[str, float] | None) -> float | None:
+    """P(A) / (P(A) + P(B)) over the first answer token's alternatives (` A`, `a` count as
+    A); None when neither verdict token is among them."""
+    mass = {"A": 0.0, "B": 0.0}
+    for token, logprob in (top_logprobs or {}).items():
+        letter = token.strip().upper()
+        if letter in mass:
+            mass[letter] += math.exp(logprob)
+    total = mass["A"] + mass["B"]
+    return mass["A"] / total if total > 0 else None
+
+
+def pairwise_summary(labels: list[Label]) -> dict[str, Any]:
+    """Consistency across the two orders, first-position win rate and tie rate."""
+    judged = [label for label in labels if label.details.get("order_ab") is not None]
+    judged = [label for label in judged if label.details.get("order_ba") is not None]
+    if not judged:
+        return {}
+    verdicts = [label.details[k] for label in judged for k in ("order_ab", "order_ba")]
+    consistent = [label.details["order_ab"] == SWAP[label.details["order_ba"]] for label in judged]
+    return {
+        "consistency": round(sum(consistent) / len(judged), 4),
+        "first_position_win_rate": round(verdicts.count("A") / len(verdicts), 4),
+        "tie_rate": round(verdicts.count("C") / len(verdicts), 4),
+    }
+
+
+def logprob_summary(labels: list[Label]) -> dict[str, Any]:
+    """The same figures from verdict probabilities: an order's verdict is its likelier letter."""
+    judged = [label for label in labels if label.error is None and "p_a_ab" in label.details]
+    if not judged:
+        return {}
+    first = [p for label in judged for p in (label.details["p_a_ab"], label.details["p_a_ba"])]
+    return {
+        "consistency": round(sum(label.details["consistent"] for label in judged) / len(judged), 4),
+        "first_position_win_rate": round(sum(p > 0.5 for p in first) / len(first), 4),
+        "mean_first_position_probability": round(sum(first) / len(first), 4),
+    }
