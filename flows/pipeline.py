@@ -16,6 +16,7 @@ from prefect import flow
 
 from prefsmith.flows.build import build_preference_flow, build_reward_in_prompt_flow
 from prefsmith.flows.export import export_dataset
+from prefsmith.flows.finetune import launch_training
 from prefsmith.flows.hh_ingest import check_hh_source
 from prefsmith.flows.ingest import ingest_hh_rlhf, ingest_prompts
 from prefsmith.flows.prompt_ingest import check_prompt_source
@@ -32,10 +33,12 @@ def check_run(config: RunConfig, store: str) -> None:
         check_prompt_source(**prompts.model_dump())
     Store(store).ensure_writable()
     built = {b.name for b in [*config.build.preference, *config.build.reward_in_prompt]}
-    for export in config.export:
-        if export.dataset not in built and not (Path(store) / "datasets" / export.dataset).is_dir():
+    for stage, name in [("export", e.dataset) for e in config.export] + [
+        ("train", t.dataset) for t in config.train
+    ]:
+        if name not in built and not (Path(store) / "datasets" / name).is_dir():
             raise UserError(
-                f"export: dataset {export.dataset!r} is neither built by this run nor in {store}"
+                f"{stage}: dataset {name!r} is neither built by this run nor in {store}"
             )
 
 
@@ -54,6 +57,7 @@ def pipeline(config: str, store: str | None = None) -> dict[str, Any]:
         for b in run.build.reward_in_prompt
     ]
     stages += [export_dataset(store=store, **e.model_dump()) for e in run.export]
+    stages += [launch_training(store, t) for t in run.train]
     return {
         "command": "run",
         "config": config,

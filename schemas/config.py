@@ -159,6 +159,29 @@ class ExportConfig(StrictModel):
     token_secret: str | None = None
 
 
+class TrainConfig(StrictModel):
+    """One `train:` entry: a fine-tune on a dataset, in this run or on another work pool."""
+
+    trainer: Literal["rm", "dpo", "sft"]
+    dataset: str
+    output: str
+    base: str | None = None  # rm: the encoder; dpo/sft: the policy (default: bundled models)
+    lora_r: int | None = Field(default=None, ge=1)
+    max_length: int = Field(default=256, ge=8)  # rm: tokens per input, answer kept
+    settings: dict[str, Any] = Field(default_factory=dict)  # trl config fields
+    resume: bool = False
+    deployment: str | None = None  # "train/train-gpu": run there instead of as a subflow
+    wait: bool = True  # with a deployment: wait for its run to end
+
+    def flow_options(self) -> dict[str, Any]:
+        """The keyword options of the trainer function."""
+        if self.trainer == "rm":
+            options = {"base": self.base, "max_length": self.max_length}
+        else:
+            options = {"policy": self.base, "lora_r": self.lora_r}
+        return {**options, "overrides": self.settings, "resume": self.resume}
+
+
 class RunConfig(StrictModel):
     """A whole run (`prefsmith run CONFIG`); later stages join as they are built.
 
@@ -169,6 +192,7 @@ class RunConfig(StrictModel):
     ingest: IngestStage = Field(default_factory=IngestStage)
     build: BuildStage = Field(default_factory=BuildStage)
     export: list[ExportConfig] = Field(default_factory=list)
+    train: list[TrainConfig] = Field(default_factory=list)
 
 
 def load_run_config(path: str | Path) -> RunConfig:

@@ -1,12 +1,11 @@
 """The CLI through typer's runner; ingest commands run real Prefect flows (ephemeral API)."""
 
-import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from cli_runner import run_json, runner
 
 from prefsmith.flows.cli import app
 
@@ -14,13 +13,6 @@ DATA = Path(__file__).parents[1] / "data"
 HH_SLICE = DATA / "hh_rlhf_harmless_test_120.jsonl"
 MT_BENCH = DATA / "mt_bench_questions_18.jsonl"
 REFERENCES = DATA / "mt_bench_references.jsonl"
-runner = CliRunner()
-
-
-def run_json(*args: str) -> dict:
-    result = runner.invoke(app, [*args, "--json"])
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 @pytest.mark.prefect

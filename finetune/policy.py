@@ -1,0 +1,209 @@
+"""`prefsmith train dpo` and `prefsmith train sft`: a policy tuned with trl.
+
+    prefsmith train dpo --store S --dataset hh --output models/dpo [--policy ID_OR_PATH] [--lora-r 16]
+    prefsmith train sft --store S --dataset hh-rip --output models/rc-sft
+
+DPO takes a preference dataset (conversational or standard) as built; SFT takes a
+prompt-completion dataset (reward-in-prompt) with the loss on the completion only.
+The default policy is the bundled SmolLM2-135M-Instruct, converted once to an fp32
+checkpoint (trainers refuse GGUF-loaded weights). With LoRA the adapter is merged
+before saving, so the output loads with `from_pretrained` like any model (the
+adapter alone is kept in OUTPUT/adapter).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from prefsmith.finetune.datasets import built_dataset, load_split
+from prefsmith.finetune.outputs import write_run_files
+from prefsmith.finetune.settings import last_checkpoint, trainer_config
+from prefsmith.flows.store import Store
+from prefsmith.schemas.errors import UserError
+
+DPO_DEFAULTS: dict[str, Any] = {
+    "per_device_train_batch_size": 2,
+    "gradient_accumulation_steps": 4,
+    "learning_rate": 5e-6,
+    "beta": 0.1,
+    "max_length": 512,
+}
+SFT_DEFAULTS: dict[str, Any] = {
+    "per_device_train_batch_size": 4,
+    "gradient_accumulation_steps": 2,
+    "learning_rate": 2e-5,
+    "max_length": 512,
+    "completion_only_loss": True,
+}
+
+
+def load_policy(policy: str | None) -> tuple[Any, Any, str]:
+    """Model, tokenizer and name of the policy (default: the bundled SmolLM2 checkpoint)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from prefsmith.labelers.bundled import smollm2_checkpoint
+
+    name = policy or str(smollm2_checkpoint())
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(name)
+        model = AutoModelForCausalLM.from_pretrained(name)
+    except OSError as error:
+        raise UserError(f"--policy {name}: cannot load ({str(error).splitlines()[0]})") from None
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return model, tokenizer, name
+
+
+def lora_config(rank: int | None) -> Any:
+    if not rank:
+        return None
+    try:
+        from peft import LoraConfig
+    except ImportError:
+        raise UserError("--lora-r needs peft: pip install 'prefsmith[train]'") from None
+    return LoraConfig(
+        r=rank,
+        lora_alpha=2 * rank,
+        lora_dropout=0.05,
+        target_modules="all-linear",
+        task_type="CAUSAL_LM",
+    )
+
+
+def _save(trainer: Any, tokenizer: Any, output: Path, lora: bool) -> None:
+    if lora:
+        trainer.model.save_pretrained(str(output / "adapter"))
+        trainer.model.merge_and_unload().save_pretrained(str(output))
+    else:
+        trainer.save_model(str(output))
+    tokenizer.save_pretrained(str(output))
+
+
+def _splits(store: Store, dataset: str, kinds: tuple[str, ...], columns: list[str]):
+    manifest, _ = built_dataset(store, dataset, kinds)
+    train = load_split(store, dataset, "train", kinds)
+    if train is None or len(train) == 0:
+        raise UserError(f"--dataset {dataset} has no train split")
+    missing = sorted(set(columns) - set(train.column_names))
+    if missing:
+        raise UserError(f"--dataset {dataset} lacks the columns {', '.join(missing)}")
+    test = load_split(store, dataset, "test", kinds)
+    if test is not None:
+        test = test.select_columns(columns) if len(test) else None
+    return manifest, train.select_columns(columns), test
+
+
+KINDS = {
+    "dpo": (("preference",), ["prompt", "chosen", "rejected"]),
+    "sft": (("reward-in-prompt",), ["prompt", "completion"]),
+}
+
+
+def policy_trainer(
+    method: str,
+    store: Store,
+    dataset: str,
+    output: Path,
+    *,
+    policy: str | None = None,
+    lora_r: int | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> tuple[Any, dict[str, Any]]:
+    """trl's DPOTrainer or SFTTrainer, ready to train; and what the run record needs."""
+    from trl import DPOConfig, DPOTrainer, SFTConfig, SFTTrainer
+
+    kinds, columns = KINDS[method]
+    manifest, train, test = _splits(store, dataset, kinds, columns)
+    model, tokenizer, name = load_policy(policy)
+    config_class, trainer_class, defaults = {
+        "dpo": (DPOConfig, DPOTrainer, DPO_DEFAULTS),
+        "sft": (SFTConfig, SFTTrainer, SFT_DEFAULTS),
+    }[method]
+    args = trainer_config(config_class, output, defaults, overrides or {})
+    trainer = trainer_class(
+        model=model,
+        args=args,
+        train_dataset=train,
+        eval_dataset=test,
+        processing_class=tokenizer,
+        peft_config=lora_config(lora_r),
+    )
+    context = {"manifest": manifest, "base": name, "tokenizer": tokenizer, "args": args}
+    return trainer, {**context, "train_rows": len(train), "has_test": test is not None}
+
+
+def _finish(method: str, trainer: Any, context: dict, output: Path, dataset: str, **card) -> dict:
+    """Evaluate on the test split, save (merged if LoRA), write the run files."""
+    metrics = {"train_loss": round(context["train_loss"], 6), "train_rows": context["train_rows"]}
+    if context["has_test"]:
+        evaluation = trainer.evaluate()
+        for key in ("eval_loss", "eval_rewards/accuracies", "eval_rewards/margins"):
+            if key in evaluation:
+                metrics[key.replace("eval_", "test_").replace("/", "_")] = round(evaluation[key], 6)
+    _save(trainer, context["tokenizer"], output, context["lora"])
+    manifest = context["manifest"]
+    extra = {k: manifest[k] for k in ("template", "normalization") if k in manifest}
+    record = write_run_files(
+        output,
+        command=f"train {method}",
+        trainer=type(trainer).__name__,
+        base=context["base"],
+        dataset={"name": dataset, "splits": manifest["splits"], "kind": manifest["kind"], **extra},
+        args=context["args"],
+        metrics=metrics,
+        **card,
+    )
+    return {"command": f"train {method}", "output": str(output), **record["metrics"]}
+
+
+def _train(method: str, store, dataset, output, policy, lora_r, overrides, resume, card) -> dict:
+    started = time.perf_counter()
+    trainer, context = policy_trainer(
+        method, store, dataset, output, policy=policy, lora_r=lora_r, overrides=overrides
+    )
+    result = trainer.train(resume_from_checkpoint=last_checkpoint(output) if resume else None)
+    context.update(train_loss=result.training_loss, lora=bool(lora_r))
+    summary = _finish(method, trainer, context, output, dataset, **card)
+    return {**summary, "seconds": round(time.perf_counter() - started, 3)}
+
+
+def train_dpo(
+    store: Store,
+    dataset: str,
+    output: Path,
+    *,
+    policy: str | None = None,
+    lora_r: int | None = None,
+    overrides: dict[str, Any] | None = None,
+    resume: bool = False,
+) -> dict[str, Any]:
+    """DPO on a preference dataset; returns the summary (train loss, test reward accuracy)."""
+    card = {
+        "usage": f"prefsmith eval dpo --store STORE --dataset {dataset} --policy {output} --rm RM",
+        "description": "A policy tuned with Direct Preference Optimization.",
+        "tags": ["dpo"],
+    }
+    return _train("dpo", store, dataset, output, policy, lora_r, overrides, resume, card)
+
+
+def train_sft(
+    store: Store,
+    dataset: str,
+    output: Path,
+    *,
+    policy: str | None = None,
+    lora_r: int | None = None,
+    overrides: dict[str, Any] | None = None,
+    resume: bool = False,
+) -> dict[str, Any]:
+    """Reward-conditioned SFT on a prompt-completion dataset, loss on the completion only."""
+    card = {
+        "usage": f"prefsmith eval reward-matching --store STORE --dataset {dataset} "
+        f"--policy {output} --rm DIMENSION=RM,...",
+        "description": "A reward-conditioned policy: the prompt ends with the requested rewards "
+        "(the dataset's reward block), and the model answers to match them.",
+        "tags": ["sft", "reward-conditioned"],
+    }
+    return _train("sft", store, dataset, output, policy, lora_r, overrides, resume, card)

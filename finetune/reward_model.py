@@ -1,0 +1,140 @@
+"""`prefsmith train rm`: a reward model with trl's RewardTrainer on a built preference dataset.
+
+    prefsmith train rm --store S --dataset hh --output models/rm     # bundled MiniLM, offline
+    prefsmith label --store S --labeler reward_model --model models/rm
+
+Pairs are tokenized by the `reward_model` labeler's own encoder, so training sees
+exactly the inputs labeling will: long dialogues lose their oldest turns first and
+keep the answer, and nothing is dropped (trl would drop pairs over `max_length`).
+Accuracy on the test split is measured by loading the saved model in the labeler.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+from prefsmith.finetune.datasets import PreferenceTriple, built_dataset, load_split
+from prefsmith.finetune.datasets import preference_triples as triples_of
+from prefsmith.finetune.outputs import write_run_files
+from prefsmith.finetune.settings import last_checkpoint, trainer_config
+from prefsmith.flows.store import Store
+from prefsmith.labelers.base import Item
+from prefsmith.labelers.reward_model import RewardModelLabeler, RewardModelOptions
+from prefsmith.schemas.errors import UserError
+
+KINDS = ("preference", "rm-pairs")
+RM_DEFAULTS: dict[str, Any] = {
+    "per_device_train_batch_size": 16,
+    "learning_rate": 5e-5,
+    "max_length": None,  # already cut by our encoder, answer kept
+}
+
+
+def _encoded(encoder: RewardModelLabeler, triples: list[PreferenceTriple]) -> tuple[dict, int]:
+    columns: dict[str, list] = {"chosen_ids": [], "rejected_ids": []}
+    cut = 0
+    for triple in triples:
+        chosen, chosen_cut = encoder.encode(triple.messages, triple.chosen)
+        rejected, rejected_cut = encoder.encode(triple.messages, triple.rejected)
+        columns["chosen_ids"].append(chosen)
+        columns["rejected_ids"].append(rejected)
+        cut += bool(chosen_cut or rejected_cut)
+    return columns, cut
+
+
+def pair_accuracy(model_dir: Path, triples: list[PreferenceTriple], max_length: int) -> dict:
+    """Share of pairs whose chosen answer the model scores above the rejected one, with the
+    one-sided binomial p-value against chance (0.5)."""
+    labeler = RewardModelLabeler(RewardModelOptions(model=str(model_dir), max_length=max_length))
+    labeler.load()
+    items = [
+        Item("", t.messages, [""], [answer]) for t in triples for answer in (t.chosen, t.rejected)
+    ]
+    labels = [
+        label
+        for start in range(0, len(items), 32)
+        for label in labeler.label_batch(items[start : start + 32])
+    ]
+    wins = sum(
+        labels[2 * i].scores[0] > labels[2 * i + 1].scores[0]
+        for i in range(len(triples))
+        if labels[2 * i].scores and labels[2 * i + 1].scores
+    )
+    n = len(triples)
+    p_value = sum(math.comb(n, k) for k in range(wins, n + 1)) / 2**n if n else 1.0
+    return {"accuracy": round(wins / n, 4) if n else None, "pairs": n, "p_value": p_value}
+
+
+def train_reward_model(
+    store: Store,
+    dataset: str,
+    output: Path,
+    *,
+    base: str | None = None,
+    max_length: int = 256,
+    overrides: dict[str, Any] | None = None,
+    resume: bool = False,
+) -> dict[str, Any]:
+    """Train, save to `output`, and report test-split accuracy; returns the summary."""
+    started = time.perf_counter()
+    manifest, _ = built_dataset(store, dataset, KINDS)
+    train_rows = load_split(store, dataset, "train", KINDS)
+    if train_rows is None or len(train_rows) == 0:
+        raise UserError(f"--dataset {dataset} has no train split")
+    test_rows = load_split(store, dataset, "test", KINDS)
+    from datasets import Dataset
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from trl import RewardConfig, RewardTrainer
+
+    from prefsmith.labelers.bundled import minilm_dir
+
+    base = base or str(minilm_dir())
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(base)
+        model = AutoModelForSequenceClassification.from_pretrained(base, num_labels=1)
+    except OSError as error:
+        raise UserError(f"--base {base}: cannot load ({str(error).splitlines()[0]})") from None
+    # BERT-style tokenizers have no EOS; trl needs one (the separator ends a sequence there).
+    tokenizer.eos_token = tokenizer.eos_token or tokenizer.sep_token
+    tokenizer.pad_token = tokenizer.pad_token or tokenizer.eos_token
+    model.config.pad_token_id = tokenizer.pad_token_id
+    encoder = RewardModelLabeler(RewardModelOptions(model=base, max_length=max_length))
+    encoder.tokenizer = tokenizer
+    columns, cut = _encoded(encoder, triples_of(train_rows))
+    args = trainer_config(RewardConfig, output, RM_DEFAULTS, overrides or {})
+    trainer = RewardTrainer(
+        model=model,
+        args=args,
+        train_dataset=Dataset.from_dict(columns),
+        processing_class=tokenizer,
+    )
+    result = trainer.train(resume_from_checkpoint=last_checkpoint(output) if resume else None)
+    trainer.save_model(str(output))
+    tokenizer.save_pretrained(str(output))
+    metrics = {"train_loss": round(result.training_loss, 6), "train_pairs": len(train_rows)}
+    metrics["train_pairs_truncated"] = cut
+    if test_rows is not None and len(test_rows):
+        evaluation = pair_accuracy(output, triples_of(test_rows), max_length)
+        metrics.update({f"test_{k}": v for k, v in evaluation.items()})
+    record = write_run_files(
+        output,
+        command="train rm",
+        trainer="RewardTrainer",
+        base=base,
+        dataset={"name": dataset, "splits": manifest["splits"], "kind": manifest["kind"]},
+        args=args,
+        metrics=metrics,
+        usage=f"prefsmith label --labeler reward_model --model {output} --max-length {max_length}",
+        description="A reward model: one logit, higher for the preferred answer. Input format "
+        f"`{encoder.input_format}` (what the `reward_model` labeler picks for it by default).",
+        tags=["reward-model"],
+    )
+    return {
+        "command": "train rm",
+        "output": str(output),
+        **record["metrics"],
+        "seconds": round(time.perf_counter() - started, 3),
+    }

@@ -1,0 +1,103 @@
+"""Fine-tune and evaluation flows: what `prefsmith train …` and `prefsmith eval …` run.
+
+    prefsmith train rm --store S --dataset hh --output models/rm
+    prefect deployment run 'train/train-dpo-gpu'     # the same flow on a GPU work pool
+
+The `train` flow takes the trainer by name (rm, dpo, sft) so one deployment can
+serve every trainer; a pipeline run calls it as a subflow after its builds.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, task
+from prefect.cache_policies import NONE
+
+from prefsmith.flows.store import Store
+
+TRAINERS = {
+    "rm": "prefsmith.finetune.reward_model:train_reward_model",
+    "dpo": "prefsmith.finetune.policy:train_dpo",
+    "sft": "prefsmith.finetune.policy:train_sft",
+}
+EVALUATIONS = {
+    "reward-matching": "prefsmith.finetune.evaluate:reward_matching",
+    "dpo": "prefsmith.finetune.evaluate:dpo_evaluation",
+}
+
+
+def _resolve(path: str) -> Any:
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+@task(name="train_model", cache_policy=NONE, persist_result=False)
+def train_task(store: str, trainer: str, dataset: str, output: str, options: dict) -> dict:
+    return _resolve(TRAINERS[trainer])(Store(store), dataset, Path(output), **options)
+
+
+@flow(name="train")
+def train(
+    store: str, trainer: str, dataset: str, output: str, options: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Train a reward model (`rm`), a DPO policy (`dpo`) or a reward-conditioned SFT policy
+    (`sft`) on a built dataset; the output folder holds the model, its config, metrics and card."""
+    if trainer not in TRAINERS:
+        raise ValueError(f"trainer must be one of {', '.join(TRAINERS)}")
+    return train_task(store, trainer, dataset, output, options or {})
+
+
+@task(name="openai_fine_tuning_job", cache_policy=NONE, persist_result=False)
+def openai_task(store: str, dataset: str, options: dict) -> dict:
+    from prefsmith.finetune.openai_jobs import launch_openai_job
+
+    return launch_openai_job(Store(store), dataset, **options)
+
+
+@flow(name="train-openai")
+def train_openai(store: str, dataset: str, options: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Create (or find, by the training file's hash) an OpenAI fine-tuning job and poll it."""
+    return openai_task(store, dataset, options or {})
+
+
+@task(name="evaluate_policy", cache_policy=NONE, persist_result=False)
+def evaluate_task(store: str, kind: str, dataset: str, output: str, options: dict) -> dict:
+    return _resolve(EVALUATIONS[kind])(Store(store), dataset, output=Path(output), **options)
+
+
+@flow(name="evaluate")
+def evaluate(
+    store: str, kind: str, dataset: str, output: str, options: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Reward matching of a reward-conditioned policy, or a DPO policy against its base."""
+    if kind not in EVALUATIONS:
+        raise ValueError(f"kind must be one of {', '.join(EVALUATIONS)}")
+    return evaluate_task(store, kind, dataset, output, options or {})
+
+
+def launch_training(store: str, config: Any) -> dict[str, Any]:
+    """A run config's `train:` entry: a subflow here, or a run of a deployment on another
+    work pool (a GPU pool in production) when `deployment` is set."""
+    parameters = {
+        "store": store,
+        "trainer": config.trainer,
+        "dataset": config.dataset,
+        "output": config.output,
+        "options": config.flow_options(),
+    }
+    if not config.deployment:
+        return train(**parameters)
+    from prefect.deployments import run_deployment
+
+    flow_run = run_deployment(
+        name=config.deployment, parameters=parameters, timeout=None if config.wait else 0
+    )
+    return {
+        "command": f"train {config.trainer}",
+        "deployment": config.deployment,
+        "flow_run_id": str(flow_run.id),
+        "state": flow_run.state.name if flow_run.state else None,
+    }

@@ -1,0 +1,66 @@
+"""`prefsmith eval` on tiny models: reward matching writes correlations and a scatter plot per
+dimension; the DPO evaluation compares tuned and base answers by reward and by a judge."""
+
+import json
+
+import pytest
+from fake_openai import FakeOpenAI, completion
+
+from prefsmith.finetune.evaluate import _correlations, dpo_evaluation, reward_matching
+
+
+@pytest.fixture(scope="module")
+def tiny_rm(tiny_encoder, tmp_path_factory):
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    path = tmp_path_factory.mktemp("tiny-rm")
+    AutoModelForSequenceClassification.from_pretrained(tiny_encoder, num_labels=1).save_pretrained(
+        path
+    )
+    AutoTokenizer.from_pretrained(tiny_encoder).save_pretrained(path)
+    return str(path)
+
+
+def test_correlations_are_pearson_and_spearman():
+    stats = _correlations([0.1, 0.2, 0.3, 0.4], [1.0, 4.0, 9.0, 16.0])
+    assert stats["spearman"] == 1.0 and 0.98 < stats["pearson"] < 1.0
+    assert _correlations([0.1, 0.2], [1.0, 2.0]) == {"pearson": None, "spearman": None}
+
+
+@pytest.mark.slow
+def test_reward_matching_reports_each_dimension_with_a_plot(
+    hh_datasets, tiny_chat_model, tiny_rm, tmp_path
+):
+    output = tmp_path / "eval"
+    report = reward_matching(
+        hh_datasets, "hh-rip", str(tiny_chat_model), {"helpful": tiny_rm, "harmless": tiny_rm},
+        output, samples=8, max_new_tokens=8,
+    )  # fmt: skip
+    assert set(report["dimensions"]) == {"helpful", "harmless"}
+    for dimension, stats in report["dimensions"].items():
+        assert (
+            stats["n"] == 8 and (output / f"reward_matching_{dimension}.png").stat().st_size > 1000
+        )
+    saved = json.loads((output / "eval.json").read_text())
+    assert "<REWARD>" in saved["examples"][0]["prompt"] and saved["examples"][0]["prompt"].endswith(
+        "<SOS>"
+    )
+
+
+@pytest.mark.slow
+def test_dpo_evaluation_scores_both_policies_and_asks_the_judge(
+    hh_datasets, tiny_chat_model, tiny_rm, tmp_path
+):
+    judge = FakeOpenAI(lambda body: (200, completion("Equal. [[C]]")))
+    try:
+        report = dpo_evaluation(
+            hh_datasets, "hh", str(tiny_chat_model), tiny_rm, tmp_path / "eval",
+            base=str(tiny_chat_model), judge={"endpoint": judge.url, "model": "judge"},
+            samples=4, max_new_tokens=8,
+        )  # fmt: skip
+    finally:
+        judge.close()
+    assert report["prompts"] == 4 and report["mean_reward_tuned"] == report["mean_reward_base"]
+    assert report["judge_win_rate"] == 0.5 and report["judge_decided"] == 4
+    assert len(judge.calls) == 8  # both orders
+    assert (tmp_path / "eval" / "dpo_rewards.png").stat().st_size > 1000

@@ -1,0 +1,138 @@
+"""A few CPU steps of each trainer on tiny models built in fixtures: the weights change, the
+loss is finite, the output loads (the reward model in the `reward_model` labeler), and the run
+folder holds its config, metrics and card."""
+
+import json
+import math
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from prefsmith.finetune.datasets import load_split
+from prefsmith.finetune.policy import policy_trainer, train_dpo, train_sft
+from prefsmith.finetune.reward_model import train_reward_model
+from prefsmith.finetune.settings import parse_assignments, trainer_config
+from prefsmith.flows.labeling import run_labeler
+from prefsmith.labelers.base import build_labeler
+from prefsmith.schemas.errors import UserError
+
+STEPS = {"max_steps": 2, "logging_steps": 1, "save_steps": 1}
+TINY_POLICY = {
+    **STEPS,
+    "learning_rate": 1e-2,
+    "per_device_train_batch_size": 2,
+    "gradient_accumulation_steps": 1,
+}
+
+
+def weights_changed(before_dir, after_dir) -> bool:
+    before, after = (
+        load_file(before_dir / "model.safetensors"),
+        load_file(after_dir / "model.safetensors"),
+    )
+    shared = [k for k in after if k in before and before[k].shape == after[k].shape]
+    return bool(shared) and any(not torch.equal(before[k], after[k]) for k in shared)
+
+
+def assert_run_folder(output, command):
+    record = json.loads((output / "prefsmith-train.json").read_text())
+    assert record["command"] == command and record["settings"]["max_steps"] == 2
+    assert math.isfinite(record["metrics"]["train_loss"])
+    assert json.loads((output / "training_args.json").read_text())["max_steps"] == 2
+    assert "## Results" in (output / "README.md").read_text()
+    assert list(output.glob("checkpoint-*"))  # kept for --resume
+
+
+@pytest.mark.slow
+def test_reward_model_trains_and_the_labeler_loads_it(hh_datasets, tiny_encoder, tmp_path):
+    output = tmp_path / "rm"
+    summary = train_reward_model(
+        hh_datasets, "hh", output, base=str(tiny_encoder), max_length=128,
+        overrides={**STEPS, "learning_rate": 1e-2},
+    )  # fmt: skip
+    assert math.isfinite(summary["train_loss"]) and summary["train_pairs"] > 0
+    assert summary["train_pairs_truncated"] > 0  # long hh dialogues were cut, not dropped
+    assert 0.0 <= summary["test_accuracy"] <= 1.0 and summary["test_pairs"] > 0
+    assert_run_folder(output, "train rm")
+    from transformers import AutoModelForSequenceClassification
+
+    before = AutoModelForSequenceClassification.from_pretrained(tiny_encoder, num_labels=1)
+    after = AutoModelForSequenceClassification.from_pretrained(output)
+    body = {k: v for k, v in before.state_dict().items() if k.startswith("bert.encoder")}
+    assert any(not torch.equal(v, after.state_dict()[k]) for k, v in body.items())
+    labeler = build_labeler("reward_model", {"model": str(output), "max_length": 128})
+    result = run_labeler(hh_datasets, labeler, limit=10)
+    assert result["labeled"] == 10 and result["errors"] == 0
+
+
+@pytest.mark.slow
+def test_dpo_trains_the_policy_and_it_loads(hh_datasets, tiny_chat_model, tmp_path):
+    output = tmp_path / "dpo"
+    overrides = {**TINY_POLICY, "max_length": 128}
+    summary = train_dpo(hh_datasets, "hh", output, policy=str(tiny_chat_model), overrides=overrides)
+    assert math.isfinite(summary["train_loss"]) and "test_rewards_accuracies" in summary
+    assert weights_changed(tiny_chat_model, output)
+    assert_run_folder(output, "train dpo")
+    from transformers import AutoModelForCausalLM
+
+    AutoModelForCausalLM.from_pretrained(output)
+
+
+@pytest.mark.slow
+def test_dpo_with_lora_saves_a_merged_model_and_the_adapter(hh_datasets, tiny_chat_model, tmp_path):
+    output = tmp_path / "dpo-lora"
+    overrides = {**TINY_POLICY, "learning_rate": 1e-1, "max_length": 128}
+    train_dpo(hh_datasets, "hh", output, policy=str(tiny_chat_model), lora_r=4, overrides=overrides)
+    assert (output / "adapter" / "adapter_config.json").is_file()
+    assert weights_changed(tiny_chat_model, output)
+
+
+@pytest.mark.slow
+def test_reward_conditioned_sft_learns_only_from_the_completion(
+    hh_datasets, tiny_chat_model, tmp_path
+):
+    overrides = {**TINY_POLICY, "max_length": 256}
+    trainer, _ = policy_trainer(
+        "sft",
+        hh_datasets,
+        "hh-rip",
+        tmp_path / "probe",
+        policy=str(tiny_chat_model),
+        overrides=overrides,
+    )
+    labels = trainer.train_dataset[0]["labels"]
+    masked = next(i for i, label in enumerate(labels) if label != -100)
+    prompt = load_split(hh_datasets, "hh-rip", "train", ("reward-in-prompt",))[0]["prompt"]
+    prompt_tokens = len(trainer.processing_class(prompt)["input_ids"])
+    assert prompt.endswith("<SOS>") and abs(masked - prompt_tokens) <= 1  # the prompt is masked
+    assert all(label != -100 for label in labels[masked:])  # the completion is learned
+
+    output = tmp_path / "sft"
+    summary = train_sft(
+        hh_datasets, "hh-rip", output, policy=str(tiny_chat_model), overrides=overrides
+    )
+    assert math.isfinite(summary["train_loss"]) and math.isfinite(summary["test_loss"])
+    assert weights_changed(tiny_chat_model, output)
+    record = json.loads((output / "prefsmith-train.json").read_text())
+    assert record["dataset"]["template"]["open_tag"] == "<REWARD>"  # eval renders prompts alike
+
+
+def test_settings_are_trl_configs_and_unknown_keys_name_themselves(tmp_path):
+    from trl import DPOConfig
+
+    args = trainer_config(
+        DPOConfig, tmp_path, {"beta": 0.1}, parse_assignments(["beta=0.3", "loss_type=[ipo]"])
+    )
+    assert args.beta == 0.3 and args.loss_type == ["ipo"] and args.use_cpu is True
+    with pytest.raises(UserError, match="DPOConfig has no setting 'betta'"):
+        trainer_config(DPOConfig, tmp_path, {}, {"betta": 0.3})
+    with pytest.raises(UserError, match="expected KEY=VALUE"):
+        parse_assignments(["beta"])
+
+
+def test_wrong_dataset_kinds_are_one_clear_line(hh_datasets, tmp_path):
+    with pytest.raises(UserError, match="hh-rip is a reward-in-prompt dataset"):
+        train_dpo(hh_datasets, "hh-rip", tmp_path / "x")
+    with pytest.raises(UserError, match="no dataset 'nope'"):
+        train_reward_model(hh_datasets, "nope", tmp_path / "x")
