@@ -14,6 +14,7 @@ import polars as pl
 
 from prefsmith.flows.dataset_files import write_dataset
 from prefsmith.flows.store import Store
+from prefsmith.schemas.annotation import HUMAN_LABELER, aggregate
 from prefsmith.schemas.config import PreferenceBuildConfig, RewardInPromptBuildConfig
 from prefsmith.schemas.errors import UserError
 from prefsmith.schemas.formats import preference_row, rm_pair_row, sft_row
@@ -29,7 +30,9 @@ def labels_of(store: Store, spec: str) -> tuple[str, str, list[dict[str, Any]], 
     """(labeler, fingerprint, labels, stale count) for `name` or `name@fingerprint-prefix`.
 
     Without a fingerprint, the newest one is used: labels made before a template or
-    model change are stale, and counted as such rather than mixed in.
+    model change are stale, and counted as such rather than mixed in. Label Studio's
+    annotators (`human:label-studio`, a fingerprint each) count as one labeler: their
+    Borda count or majority vote per item; `@FINGERPRINT` picks one annotator.
     """
     name, _, wanted = spec.partition("@")
     labels = store.scan("labels").filter(pl.col("labeler") == name).collect()
@@ -38,6 +41,8 @@ def labels_of(store: Store, spec: str) -> tuple[str, str, list[dict[str, Any]], 
         raise UserError(
             f"no labels from {name!r} in {store.root} (labelers: {', '.join(known) or 'none'})"
         )
+    if name == HUMAN_LABELER and not wanted:  # one fingerprint per annotator: their consensus
+        return name, "aggregate", aggregate(labels.select(LABEL_COLUMNS).to_dicts()), 0
     newest = labels.group_by("fingerprint").agg(pl.col("created_at").max()).sort("created_at")
     fingerprints = newest["fingerprint"].to_list()
     matching = [fp for fp in fingerprints if fp.startswith(wanted)] if wanted else fingerprints[-1:]

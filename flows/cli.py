@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from prefsmith import __version__
+from prefsmith.flows.cli_annotate import annotate_app
 from prefsmith.flows.cli_build import build_app, export, prompt
 from prefsmith.flows.cli_common import (
     JsonOption,
@@ -21,6 +22,7 @@ from prefsmith.flows.cli_common import (
     user_errors,
 )
 from prefsmith.flows.cli_ingest import ingest_app
+from prefsmith.flows.cli_train import eval_app, train_app
 from prefsmith.schemas.errors import UserError
 
 app = typer.Typer(
@@ -34,6 +36,9 @@ app.add_typer(ingest_app, name="ingest")
 app.add_typer(build_app, name="build")
 report_app = typer.Typer(help="Reports over the store.", no_args_is_help=True)
 app.add_typer(report_app, name="report")
+app.add_typer(train_app, name="train")
+app.add_typer(annotate_app, name="annotate")
+app.add_typer(eval_app, name="eval")
 app.command()(prompt)
 app.command()(export)
 
@@ -116,7 +121,10 @@ def label(
     ] = None,
     mode: Annotated[
         str | None,
-        typer.Option(help="judge: pairwise, single, reference; pairrm: rank, compare, reference."),
+        typer.Option(
+            help="judge: pairwise, single, reference, reference-pairwise, logprob; "
+            "pairrm: rank, compare, reference."
+        ),
     ] = None,
     endpoint: Annotated[
         str | None, typer.Option(help="judge: local or an OpenAI-compatible URL.")
@@ -127,6 +135,12 @@ def label(
         int | None, typer.Option(help="judge: re-asks at temperature 0.")
     ] = None,
     max_concurrency: Annotated[int | None, typer.Option(help="judge: requests in flight.")] = None,
+    requests_per_minute: Annotated[
+        float | None, typer.Option(help="judge: client-side request limit.")
+    ] = None,
+    tokens_per_minute: Annotated[
+        float | None, typer.Option(help="judge: client-side token limit (prompt + max tokens).")
+    ] = None,
     batch_size: Annotated[int | None, typer.Option(help="Items per forward pass.")] = None,
     device: Annotated[str | None, typer.Option(help="auto, cpu or cuda.")] = None,
     dtype: Annotated[str | None, typer.Option(help="auto, float32, bfloat16 or float16.")] = None,
@@ -169,14 +183,22 @@ def generate(
     seed: Annotated[int | None, typer.Option(help="Base seed; sample i uses seed + i.")] = 0,
     max_concurrency: Annotated[int, typer.Option(help="Requests in flight.")] = 4,
     timeout: Annotated[float, typer.Option(help="Seconds per request.")] = 120.0,
+    requests_per_minute: Annotated[
+        float | None, typer.Option(help="Client-side request limit.")
+    ] = None,
+    tokens_per_minute: Annotated[
+        float | None, typer.Option(help="Client-side token limit (prompt + max tokens).")
+    ] = None,
     limit: Annotated[int | None, typer.Option(help="At most N samples this run.")] = None,
     json_: JsonOption = False,
 ) -> None:
     """Generate candidates for the store's prompts; multi-turn prompts are answered turn by turn."""
     settings = {k: v for k, v in locals().items() if k != "json_"}
     from prefsmith.flows.runner import run_flow
+    from prefsmith.labelers.endpoints import check_endpoint
 
     require_store(store)
+    check_endpoint(endpoint, model)
     if n > 1 and not temperature:
         raise UserError(
             "--n > 1 at temperature 0 would give identical candidates; set --temperature"
@@ -218,7 +240,7 @@ def report_agreement(store: StoreOption = "prefsmith-store", json_: JsonOption =
     require_store(store)
     report = agreement_report(Store(store))
     if json_:
-        emit({"pairs": report["pairs"]}, True, "")
+        emit({k: v for k, v in report.items() if k != "labelers"}, True, "")
         return
     from rich.table import Table
 
@@ -235,6 +257,8 @@ def report_agreement(store: StoreOption = "prefsmith-store", json_: JsonOption =
     if not report["pairs"]:
         table.add_row("no two labelers judged the same pairs", "-", "-", "-")
     stdout.print(table)
+    if "annotators" in report:
+        emit(report["annotators"], False, "agreement between Label Studio annotators")
 
 
 def main() -> None:

@@ -156,6 +156,45 @@ class Store:
                 )
         return WriteResult(added=len(fresh), duplicates=len(keys) - len(fresh))
 
+    def replace(self, name: str, table: pa.Table) -> int:
+        """Rewrite stored rows by key (an edited human annotation); returns rows replaced.
+
+        The new rows land in a new part first, then every older part holding one of
+        those keys is rewritten without them (temp + rename each). A crash in between
+        leaves both versions of a row; replacing them again (the next pull) removes the
+        older one. Nothing is lost at any point.
+        """
+        spec = TABLES[name]
+        table = table.select(spec.schema.names).cast(spec.schema)
+        keys = set(table.column(spec.key).to_pylist())
+        if not keys:
+            return 0
+        with self._locked():
+            self._remove_stale_temp_files(name)
+            self._refresh_keys(name)
+            older = [
+                part
+                for part in self.parts(name)
+                if not keys.isdisjoint(
+                    pq.read_table(part, columns=[spec.key]).column(0).to_pylist()
+                )
+            ]
+            self._publish(
+                name, keys, lambda path: pq.write_table(table, path, compression=COMPRESSION)
+            )
+            for part in older:
+                rows = pq.read_table(part)
+                keep = pc.invert(pc.is_in(rows.column(spec.key), pa.array(list(keys))))
+                rest = rows.filter(keep)
+                if rest.num_rows:
+                    self._publish(
+                        name,
+                        set(rest.column(spec.key).to_pylist()),
+                        lambda path, rest=rest: pq.write_table(rest, path, compression=COMPRESSION),
+                    )
+                part.unlink()
+        return len(keys)
+
     def write_encoded(self, name: str, part: EncodedPart) -> WriteResult:
         """`write` for a part encoded elsewhere: renamed into place as is when all rows are new."""
         if not part.keys:

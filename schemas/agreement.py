@@ -71,3 +71,32 @@ def agreement_matrix(all_opinions: list[Any]) -> dict[str, dict[str, Agreement]]
     answers = {o.name: pair_answers(o) for o in all_opinions}
     names = list(answers)
     return {a: {b: agreement(answers[a], answers[b]) for b in names} for a in names}
+
+
+def krippendorff_alpha(units: Mapping[Hashable, Mapping[Hashable, Hashable]]) -> float | None:
+    """Krippendorff's alpha for nominal answers: `units` maps each item to {rater: answer}.
+    Items with fewer than two answers don't count; None when undefined (no pairable
+    answers, or a single category throughout)."""
+    coincidences: Counter[tuple[Hashable, Hashable]] = Counter()
+    for answers in units.values():
+        values = list(answers.values())
+        m = len(values)
+        if m < 2:
+            continue
+        for i, a in enumerate(values):
+            for j, b in enumerate(values):
+                if i != j:
+                    coincidences[(a, b)] += 1 / (m - 1)
+    total = sum(coincidences.values())
+    if total == 0:
+        return None
+    marginals: Counter[Hashable] = Counter()
+    for (a, _), weight in coincidences.items():
+        marginals[a] += weight
+    observed = sum(w for (a, b), w in coincidences.items() if a != b) / total
+    expected = sum(marginals[a] * marginals[b] for a in marginals for b in marginals if a != b) / (
+        total * (total - 1)
+    )
+    if expected == 0:
+        return None
+    return 1 - observed / expected

@@ -84,3 +84,76 @@ def llama_server():
 
     with LocalServer(n_ctx=2048) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def tiny_encoder(tmp_path_factory) -> Path:
+    """A 1-layer random BERT with all-MiniLM-L6-v2's real tokenizer (a tiny reward-model base)."""
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    from prefsmith.labelers.bundled import minilm_dir
+
+    tokenizer = AutoTokenizer.from_pretrained(minilm_dir())
+    config = BertConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        max_position_embeddings=512,
+    )
+    import torch
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("tiny-encoder")
+    BertModel(config).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+@pytest.fixture
+def hh_datasets(store_dir):
+    """A store with the hh-rlhf test slice and two datasets built from it: `hh` (preference,
+    conversational, train/test) and `hh-rip` (reward-in-prompt from two synthetic score labelers)."""
+    from prefsmith.flows.builders import build_preference, build_reward_in_prompt
+    from prefsmith.flows.hh_ingest import ingest_hh_jsonl
+    from prefsmith.flows.store import Store
+    from prefsmith.schemas.config import PreferenceBuildConfig, RewardInPromptBuildConfig
+    from prefsmith.schemas.records import Label, to_table
+
+    store = Store(store_dir)
+    ingest_hh_jsonl(HH_SLICE, store, source_key="k", source_name="hh-rlhf:harmless-base-test")
+    splits = {"train": 0.8, "test": 0.2}
+    build_preference(
+        store, PreferenceBuildConfig(name="hh", from_labelers=["human:hh-rlhf"], splits=splits)
+    )
+    rows = store.scan("candidates").select("prompt_id", "candidate_id", "content").collect()
+    labels = [
+        Label(name, f"fp-{name}", "score", pid, [cid], [float(len(text) % k)])
+        for name, k in (("rm-helpful", 7), ("rm-harmless", 5))
+        for pid, cid, text in rows.iter_rows()
+    ]
+    store.write("labels", to_table("labels", labels))
+    rewards = {"helpful": "rm-helpful", "harmless": "rm-harmless"}
+    build_reward_in_prompt(
+        store, RewardInPromptBuildConfig(name="hh-rip", rewards=rewards, splits=splits)
+    )
+    return store
+
+
+@pytest.fixture(scope="session")
+def label_studio(tmp_path_factory):
+    """A real Label Studio 1.23 server (own venv) for the session; LABEL_STUDIO_* set for it."""
+    from label_studio_server import start_label_studio
+
+    cache = Path(os.environ["PREFSMITH_CACHE"])
+    server = start_label_studio(tmp_path_factory.mktemp("label-studio"), cache)
+    saved = {k: os.environ.get(k) for k in ("LABEL_STUDIO_URL", "LABEL_STUDIO_API_KEY")}
+    os.environ.update(LABEL_STUDIO_URL=server.url, LABEL_STUDIO_API_KEY=server.token)
+    yield server
+    server.stop()
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value

@@ -4,6 +4,7 @@ import subprocess
 import sys
 import textwrap
 
+import pyarrow.parquet as pq
 import pytest
 
 from prefsmith.flows.store import Store
@@ -86,3 +87,32 @@ def test_a_write_killed_before_the_rename_leaves_the_store_unchanged(store_dir):
     assert not any(p.name.startswith(".tmp-") for p in (store_dir / "prompts").iterdir())
     assert reopened.count("prompts") == 2
     assert os.listdir(store_dir / "prompts")
+
+
+def test_replace_rewrites_rows_by_key_and_repairs_a_half_done_replace(store_dir):
+    from prefsmith.schemas.records import Label, load_json
+
+    store = Store(store_dir)
+
+    def label(item: str, note: str) -> Label:
+        return Label("human:x", "fp", "score", "p", [item], [1.0], details={"note": note})
+
+    store.write("labels", to_table("labels", [label("a", "v1"), label("b", "v1")]))
+    store.write("labels", to_table("labels", [label("c", "v1")]))
+    assert store.replace("labels", to_table("labels", [label("a", "v2")])) == 1
+    rows = {
+        r["candidate_ids"][0]: load_json(r["details"])["note"]
+        for r in store.scan("labels").collect().to_dicts()
+    }
+    assert rows == {"a": "v2", "b": "v1", "c": "v1"} and store.count("labels") == 3
+    # A crash after the new part landed leaves two versions; the next replace keeps one.
+    stray = to_table("labels", [label("b", "v2")])
+    with store._locked():
+        store._publish("labels", set(), lambda path: pq.write_table(stray, path))
+    assert store.count("labels") == 4
+    store.replace("labels", to_table("labels", [label("b", "v3")]))
+    rows = {
+        r["candidate_ids"][0]: load_json(r["details"])["note"]
+        for r in store.scan("labels").collect().to_dicts()
+    }
+    assert rows == {"a": "v2", "b": "v3", "c": "v1"} and store.count("labels") == 3

@@ -1,0 +1,53 @@
+"""Annotation flows: push on demand, pull on a schedule (every 15 minutes in prefect.yaml).
+
+    prefsmith annotate push --store S --project "hh ranking" --select disagreement --labelers rm,judge
+    prefsmith annotate pull --store S --project "hh ranking"
+
+The server is LABEL_STUDIO_URL with the token LABEL_STUDIO_API_KEY (on the worker, for
+deployments).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow, task
+from prefect.cache_policies import NONE
+
+from prefsmith.flows.annotation import pull, push
+from prefsmith.flows.label_studio import LabelStudio
+from prefsmith.flows.store import Store
+
+
+@task(name="push_tasks", cache_policy=NONE, persist_result=False)
+def push_task(store: str, project: str, options: dict[str, Any]) -> dict[str, Any]:
+    return push(Store(store), LabelStudio(), project, **options)
+
+
+@flow(name="annotate-push")
+def annotate_push(
+    store: str,
+    project: str,
+    template: str = "ranker",
+    select: str = "all",
+    labelers: list[str] | None = None,
+    predictions_from: list[str] | None = None,
+    limit: int | None = None,
+    per_prompt: int | None = None,
+    max_candidates: int = 4,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Send the selected items the project doesn't hold yet, with model predictions."""
+    options = {k: v for k, v in locals().items() if k not in ("store", "project", "select")}
+    return push_task(store, project, {**options, "policy": select})
+
+
+@task(name="pull_annotations", cache_policy=NONE, persist_result=False)
+def pull_task(store: str, project: str) -> dict[str, Any]:
+    return pull(Store(store), LabelStudio(), project)
+
+
+@flow(name="annotate-pull")
+def annotate_pull(store: str, project: str) -> dict[str, Any]:
+    """Bring the project's annotations back as `human:label-studio` labels."""
+    return pull_task(store, project)
