@@ -119,23 +119,57 @@ def select(
     return items
 
 
-def _predictions(store: Store, template: str, labelers: list[str], item) -> list[dict]:
+def _predictions(template: str, sources: list[tuple[str, Any]], item) -> list[dict]:
     prompt_id, candidates = item
     made = []
-    for name in labelers:
-        _, fingerprint, labels, _ = labels_of(store, name)
-        opinions = opinions_from_labels(name, labels)
+    for version, opinions in sources:
         if opinions.kind == "score":
             scored = opinions.scores.get(prompt_id, {})
             if all(c in scored for c in candidates):
                 scores = [scored[c] for c in candidates]
-                made.append(prediction(template, f"{name}@{fingerprint}", candidates, scores))
+                made.append(prediction(template, version, candidates, scores))
         elif len(candidates) == 2:
             answer = opinions.prefer(prompt_id, *candidates)
             if isinstance(answer, int) and answer != 0:
                 scores = [1.0, 0.0] if answer == 1 else [0.0, 1.0]
-                made.append(prediction(template, f"{name}@{fingerprint}", candidates, scores))
+                made.append(prediction(template, version, candidates, scores))
     return made
+
+
+def task_json(
+    store: Store, template: str, items: list[tuple[str, list]], predictions_from: list[str]
+) -> list[dict[str, Any]]:
+    """The import JSON of `items`: data for the template and the labelers' predictions."""
+    prompts = dict(
+        store.scan("prompts")
+        .filter(pl.col("prompt_id").is_in([p for p, _ in items]))
+        .select("prompt_id", "messages")
+        .collect()
+        .rows()
+    )
+    wanted = {c for _, cs in items for c in cs}
+    texts = dict(
+        store.scan("candidates")
+        .filter(pl.col("candidate_id").is_in(list(wanted)))
+        .select("candidate_id", "content")
+        .collect()
+        .rows()
+    )
+    sources = []
+    for name in predictions_from:
+        _, fingerprint, labels, _ = labels_of(store, name)
+        sources.append((f"{name}@{fingerprint}", opinions_from_labels(name, labels)))
+    tasks = [
+        build_task(
+            template,
+            prompt_id,
+            prompts[prompt_id],
+            [(c, texts[c]) for c in candidates],
+            _predictions(template, sources, (prompt_id, candidates)),
+        )
+        for prompt_id, candidates in items
+    ]
+    return tasks
 
 
 def push(
@@ -163,31 +197,7 @@ def push(
     project = studio.project(project_title, template)
     held = {task["data"].get("task_key") for task in studio.export_tasks(project.id)}
     new = [item for item in chosen if task_key(item[0], item[1]) not in held]
-    prompts = dict(
-        store.scan("prompts")
-        .filter(pl.col("prompt_id").is_in([p for p, _ in new]))
-        .select("prompt_id", "messages")
-        .collect()
-        .rows()
-    )
-    wanted = {c for _, cs in new for c in cs}
-    texts = dict(
-        store.scan("candidates")
-        .filter(pl.col("candidate_id").is_in(list(wanted)))
-        .select("candidate_id", "content")
-        .collect()
-        .rows()
-    )
-    tasks = [
-        build_task(
-            template,
-            prompt_id,
-            prompts[prompt_id],
-            [(c, texts[c]) for c in candidates],
-            _predictions(store, template, predictions_from, (prompt_id, candidates)),
-        )
-        for prompt_id, candidates in new
-    ]
+    tasks = task_json(store, template, new, predictions_from)
     created = studio.import_tasks(project.id, tasks)
     return {
         "command": "annotate push",
