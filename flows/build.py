@@ -16,7 +16,12 @@ from prefect.cache_policies import NONE
 
 from prefsmith.flows.builders import build_preference, build_reward_in_prompt
 from prefsmith.flows.store import Store
-from prefsmith.schemas.config import PreferenceBuildConfig, RewardInPromptBuildConfig, validate
+from prefsmith.schemas.config import (
+    PreferenceBuildConfig,
+    RewardInPromptBuildConfig,
+    TokenRewardsBuildConfig,
+    validate,
+)
 
 
 @task(name="build_preference_dataset", cache_policy=NONE, persist_result=False)
@@ -67,3 +72,30 @@ def build_reward_in_prompt_flow(
     """Build a reward-conditioned SFT dataset: rewards written into the prompt as text."""
     settings = {k: v for k, v in locals().items() if k != "store" and v is not None}
     return build_reward_in_prompt_task(store, validate(RewardInPromptBuildConfig, settings))
+
+
+@task(name="build_token_rewards_dataset", cache_policy=NONE, persist_result=False)
+def build_token_rewards_task(store: str, config: TokenRewardsBuildConfig) -> dict[str, Any]:
+    from prefsmith.flows.token_rewards import build_token_rewards
+
+    return build_token_rewards(Store(store), config)
+
+
+@flow(name="build-token-rewards")
+def build_token_rewards_flow(
+    store: str,
+    name: str,
+    tokenizer: str,
+    from_labeler: str = "critic",
+    positive_reward_value: float = 1.0,
+    negative_reward_value: float = -1.0,
+    intrinsic_reward_threshold: float = 0.5,
+    scalar_from: str | None = None,
+    format: str = "token-rewards",
+    splits: dict[str, float] | None = None,
+    seed: int = 0,
+    license: str | None = None,
+) -> dict[str, Any]:
+    """Build a dense-reward dataset: a critic's spans as one reward per response token."""
+    settings = {k: v for k, v in locals().items() if k != "store" and v is not None}
+    return build_token_rewards_task(store, validate(TokenRewardsBuildConfig, settings))

@@ -127,7 +127,7 @@ def label(
         ),
     ] = None,
     endpoint: Annotated[
-        str | None, typer.Option(help="judge: local or an OpenAI-compatible URL.")
+        str | None, typer.Option(help="judge, critic: local or an OpenAI-compatible URL.")
     ] = None,
     max_tokens: Annotated[int | None, typer.Option(help="judge: tokens per judgment.")] = None,
     temperature: Annotated[float | None, typer.Option(help="judge: sampling temperature.")] = None,
@@ -140,6 +140,16 @@ def label(
     ] = None,
     tokens_per_minute: Annotated[
         float | None, typer.Option(help="judge: client-side token limit (prompt + max tokens).")
+    ] = None,
+    task: Annotated[
+        str | None,
+        typer.Option(help="critic: helpful-harmless, sentiment, detoxification, summarization."),
+    ] = None,
+    task_description: Annotated[
+        str | None, typer.Option(help="critic: your own task description.")
+    ] = None,
+    with_label: Annotated[
+        str | None, typer.Option(help="critic: show the critic this score labeler's value.")
     ] = None,
     batch_size: Annotated[int | None, typer.Option(help="Items per forward pass.")] = None,
     device: Annotated[str | None, typer.Option(help="auto, cpu or cuda.")] = None,

@@ -163,6 +163,46 @@ def build_reward_in_prompt(
     emit(summary, json_, f"build reward-in-prompt -> {summary['path']}")
 
 
+@build_app.command("token-rewards")
+@user_errors
+def build_token_rewards(
+    tokenizer: Annotated[str, typer.Option(help="Tokenizer (Hub id or folder) of the policy.")],
+    store: StoreOption = "prefsmith-store",
+    from_: Annotated[str, typer.Option("--from", help="The critic labeler.")] = "critic",
+    name: NameOption = "token-rewards",
+    positive: Annotated[float, typer.Option(help="Reward of a token in a good span.")] = 1.0,
+    negative: Annotated[float, typer.Option(help="Reward of a token in a bad span.")] = -1.0,
+    threshold: Annotated[
+        float, typer.Option(help="Share of a token's characters a span must cover.")
+    ] = 0.5,
+    scalar_from: Annotated[
+        str | None, typer.Option(help="A score labeler added at the last token.")
+    ] = None,
+    splits: SplitsOption = None,
+    seed: SeedOption = 0,
+    license_: LicenseOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Dense rewards: the critic's spans as one reward per response token."""
+    from prefsmith.flows.runner import run_flow
+    from prefsmith.schemas.config import TokenRewardsBuildConfig, validate
+
+    options = _build_options(name, splits, seed, license_) | {
+        "tokenizer": tokenizer,
+        "from_labeler": from_,
+        "positive_reward_value": positive,
+        "negative_reward_value": negative,
+        "intrinsic_reward_threshold": threshold,
+        "scalar_from": scalar_from,
+    }
+    config = validate(TokenRewardsBuildConfig, {k: v for k, v in options.items() if v is not None})
+    require_store(store)
+    summary = run_flow(
+        "prefsmith.flows.build:build_token_rewards_flow", store=store, **config.model_dump()
+    )
+    emit(summary, json_, f"build token-rewards -> {summary['path']}")
+
+
 @user_errors
 def prompt(
     text: Annotated[str, typer.Argument(help="The user's message.")],

@@ -41,6 +41,11 @@ FORMAT_NOTES = {
     "dialogues, `margin` the score difference that decided the pair (0 when there was none).",
     "prompt-completion": "trl's prompt-completion format for SFT (loss on the completion only).",
     "openai": "OpenAI fine-tuning JSONL.",
+    "token-rewards": "`prompt` (messages), `completion` (the response text), `token_ids` (the "
+    "response tokenized alone, no special tokens) and `token_rewards` (one float per token id, "
+    "same length), plus `spans` (the critic's located spans, character offsets) and "
+    "`scalar_reward` (added to the last token's reward when `scalar_from` is set). For trainers "
+    "that take per-token rewards (PPO-style dense rewards).",
 }
 
 
@@ -85,7 +90,7 @@ def _plots(store: Store, sources: list[dict[str, Any]], directory: Path) -> tupl
     fig, axes = plt.subplots(1, len(used), figsize=(4 * len(used), 3), squeeze=False)
     for ax, name in zip(axes[0], used, strict=True):
         mine = labels.filter(pl.col("labeler") == name)
-        if mine["kind"].drop_nulls().first() == "score":
+        if mine["kind"].drop_nulls().first() in ("score", "critique"):
             ax.hist(mine["scores"].list.first().to_list(), bins=30, color="#4c72b0")
             ax.set_xlabel("score")
         else:

@@ -77,6 +77,7 @@ def run_labeler(
     labeled, errors, done, made = 0, Counter(), 0, []
     try:
         if pending:
+            labeler.prepare(store)
             labeler.load()
         labeled, done = _label_pending(labeler, store, pending, errors, made, on_progress)
     finally:

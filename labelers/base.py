@@ -79,6 +79,9 @@ class Labeler(ABC):
     def label_id(self, item: Item) -> str:
         return ids.label_id(item.candidate_ids, self.name, self.fingerprint())
 
+    def prepare(self, store: Any) -> None:  # noqa: B027 - optional hook
+        """Read what labeling needs from the store (another labeler's scores); before load."""
+
     def load(self) -> None:  # noqa: B027 - optional hook
         """Load models, once (later calls do nothing); called only when there is work."""
 

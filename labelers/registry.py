@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from prefsmith.labelers.base import Labeler
+from prefsmith.labelers.critic import CriticLabeler
 from prefsmith.labelers.judge import JudgeLabeler
 from prefsmith.labelers.pairrm import PairRMLabeler
 from prefsmith.labelers.reward_model import RewardModelLabeler
@@ -13,4 +14,5 @@ REGISTRY: dict[str, type[Labeler]] = {
     YesNoLabeler.key: YesNoLabeler,
     PairRMLabeler.key: PairRMLabeler,
     JudgeLabeler.key: JudgeLabeler,
+    CriticLabeler.key: CriticLabeler,
 }

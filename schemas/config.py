@@ -136,6 +136,18 @@ class RewardInPromptBuildConfig(DatasetBuildConfig):
     format: Literal["prompt-completion", "openai"] = "prompt-completion"
 
 
+class TokenRewardsBuildConfig(DatasetBuildConfig):
+    """`prefsmith build token-rewards`: critic spans as one reward per response token."""
+
+    from_labeler: str = "critic"
+    tokenizer: str
+    positive_reward_value: float = 1.0
+    negative_reward_value: float = -1.0
+    intrinsic_reward_threshold: float = Field(default=0.5, gt=0, le=1)
+    scalar_from: str | None = None  # a score labeler added at the last token
+    format: Literal["token-rewards"] = "token-rewards"
+
+
 class IngestStage(StrictModel):
     """The `ingest:` section of a run config: sources to load, in order."""
 
