@@ -28,6 +28,8 @@ from prefsmith.labelers.base import Item, Labeler, LabelerOptions
 from prefsmith.labelers.chat_client import ChatClient, ChatResult
 from prefsmith.labelers.endpoints import check_endpoint, open_endpoint
 from prefsmith.labelers.judge_verdicts import (
+    STRUCTURED,
+    STRUCTURED_INSTRUCTION,
     SWAP,
     VERDICT_SCORES,
     first_wins_probability,
@@ -67,6 +69,9 @@ class JudgeOptions(LabelerOptions):
     timeout: float = 120.0
     requests_per_minute: float | None = None
     tokens_per_minute: float | None = None
+    # JSON constrained by a schema (llama.cpp, vLLM); auto: on for the local server only,
+    # where a small model rarely keeps the [[A]] / "Score: n" format on its own.
+    structured: Literal["auto", "on", "off"] = "auto"
 
 
 class JudgeLabeler(Labeler):
@@ -100,7 +105,16 @@ class JudgeLabeler(Labeler):
             "template": ids.hash_key(self.template),
             "max_tokens": 1 if o.mode == "logprob" else o.max_tokens,
             "temperature": 0.0 if o.mode == "logprob" else o.temperature,
+            "structured": self.structured,
         }
+
+    @property
+    def structured(self) -> bool:
+        if self.options.mode == "logprob":
+            return False
+        return self.options.structured == "on" or (
+            self.options.structured == "auto" and self.options.endpoint == "local"
+        )
 
     def load(self) -> None:
         if self.client is not None:
@@ -135,7 +149,15 @@ class JudgeLabeler(Labeler):
         self, prompts: list[list[dict[str, str]]], parse: Callable[[str | None], Any]
     ) -> list[tuple[Any, ChatResult]]:
         """Answers with their parsed value; unparseable ones asked again at temperature 0."""
-        sampling = {"max_tokens": self.options.max_tokens, "temperature": self.options.temperature}
+        sampling: dict[str, Any] = {
+            "max_tokens": self.options.max_tokens,
+            "temperature": self.options.temperature,
+        }
+        if self.structured:
+            answer = "verdict" if parse is parse_verdict else "score"
+            sampling["response_format"] = {"type": "json_object", "schema": STRUCTURED[answer]}
+            note = STRUCTURED_INSTRUCTION[answer]
+            prompts = [[{**p[-1], "content": p[-1]["content"] + note}] for p in prompts]
         results = self.client.chat_many([(p, sampling) for p in prompts])
         parsed = [parse(r.text) if r.error is None else None for r in results]
         for _ in range(self.options.parse_retries):

@@ -3,6 +3,7 @@ and the position figures of a run's pairwise judgments."""
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from typing import Any
@@ -15,14 +16,53 @@ SWAP = {"A": "B", "B": "A", "C": "C"}
 VERDICT_SCORES = {"A": [1.0, 0.0], "B": [0.0, 1.0], "C": [0.5, 0.5]}
 
 
+STRUCTURED = {  # JSON schemas for servers that constrain output to one (llama.cpp, vLLM)
+    "verdict": {
+        "type": "object",
+        "properties": {
+            "explanation": {"type": "string", "maxLength": 600},
+            "verdict": {"type": "string", "enum": ["A", "B", "C"]},
+        },
+        "required": ["explanation", "verdict"],
+    },
+    "score": {
+        "type": "object",
+        "properties": {
+            "explanation": {"type": "string", "maxLength": 600},
+            "score": {"type": "integer", "enum": [1, 2, 3, 4, 5]},
+        },
+        "required": ["explanation", "score"],
+    },
+}
+STRUCTURED_INSTRUCTION = {
+    "verdict": '\n\nAnswer in JSON: {"explanation": "<short>", "verdict": "A", "B" or "C"}.',
+    "score": '\n\nAnswer in JSON: {"explanation": "<short>", "score": <1 to 5>}.',
+}
+
+
+def _json_field(text: str | None, field: str) -> Any:
+    try:
+        found = json.loads(text or "")
+    except ValueError:
+        return None
+    return found.get(field) if isinstance(found, dict) else None
+
+
 def parse_verdict(text: str | None) -> str | None:
-    """'A', 'B' or 'C' (tie) from the last [[X]] of a pairwise judgment; None if absent."""
+    """'A', 'B' or 'C' (tie): a structured answer's `verdict`, else the last [[X]] of the
+    text; None if neither is there."""
+    verdict = _json_field(text, "verdict")
+    if verdict in ("A", "B", "C"):
+        return verdict
     found = _VERDICT.findall(text or "")
     return found[-1] if found else None
 
 
 def parse_score(text: str | None) -> int | None:
-    """The 1-5 score of the last `Score: n` of a graded judgment; None if absent."""
+    """The 1-5 score: a structured answer's `score`, else the last `Score: n`; or None."""
+    score = _json_field(text, "score")
+    if isinstance(score, int) and not isinstance(score, bool) and 1 <= score <= 5:
+        return score
     found = _SCORE.findall(text or "")
     return int(found[-1]) if found else None
 
@@ -44,10 +84,11 @@ def pairwise_summary(labels: list[Label]) -> dict[str, Any]:
     judged = [label for label in labels if label.details.get("order_ab") is not None]
     judged = [label for label in judged if label.details.get("order_ba") is not None]
     if not judged:
-        return {}
+        return {"judged_in_both_orders": 0, "consistency": None}
     verdicts = [label.details[k] for label in judged for k in ("order_ab", "order_ba")]
     consistent = [label.details["order_ab"] == SWAP[label.details["order_ba"]] for label in judged]
     return {
+        "judged_in_both_orders": len(judged),
         "consistency": round(sum(consistent) / len(judged), 4),
         "first_position_win_rate": round(verdicts.count("A") / len(verdicts), 4),
         "tie_rate": round(verdicts.count("C") / len(verdicts), 4),

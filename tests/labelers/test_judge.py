@@ -115,3 +115,21 @@ def test_a_real_llama_cpp_server_gives_verdict_probabilities(store_dir, llama_se
     assert 0.0 <= summary["first_position_win_rate"] <= 1.0
     for label in store.scan("labels").collect().to_dicts():
         assert 0.0 < label["scores"][0] < 1.0 and sum(label["scores"]) == pytest.approx(1.0)
+
+
+@pytest.mark.slow
+def test_a_real_llama_cpp_judge_with_structured_output_parses_every_verdict(
+    store_dir, llama_server
+):
+    store = make_store(store_dir)
+    options = {
+        "endpoint": llama_server.base_url,
+        "model": llama_server.model_name,
+        "max_tokens": 160,
+        "structured": "on",
+    }
+    summary = run_labeler(store, build_labeler("judge", options))
+    assert summary["judged_in_both_orders"] == 3 and summary["consistency"] is not None
+    assert set(summary["errors_by_reason"]) <= {"inconsistent"}
+    single = run_labeler(store, build_labeler("judge", {**options, "mode": "single"}))
+    assert (single["labeled"], single["errors"]) == (3, 0)

@@ -1,6 +1,7 @@
 """Judge modes on scripted servers: logprob verdicts, reference-pairwise, rate limits, and the
 request payloads an OpenAI endpoint would receive (checked against the API's own parameter set)."""
 
+import json
 import math
 import time
 
@@ -172,3 +173,35 @@ def test_generate_payloads_conform_to_the_api(store_dir, monkeypatch):
         ]
     finally:
         stub.close()
+
+
+def test_structured_output_asks_for_a_schema_and_reads_the_json(store_dir):
+    from prefsmith.labelers.judge import parse_score, parse_verdict
+
+    assert parse_verdict('{"explanation": "x", "verdict": "B"}') == "B"
+    assert parse_verdict('{"verdict": "D"}') is None and parse_score('{"score": 4}') == 4
+    assert parse_score('{"score": 9}') is None and parse_score('{"score": true}') is None
+
+    def reply(body):
+        schema = body["response_format"]["schema"]
+        prompt = body["messages"][-1]["content"]
+        assert prompt.endswith("}.") and body["response_format"]["type"] == "json_object"
+        if "verdict" in schema["properties"]:
+            a = prompt.split("[Response A]")[1].split("[Response B]")[0]
+            return 200, completion(
+                json.dumps({"explanation": "-", "verdict": "A" if GOOD in a else "B"})
+            )
+        return 200, completion(json.dumps({"explanation": "-", "score": 4}))
+
+    stub = FakeOpenAI(reply)
+    try:
+        store = make_store(store_dir)
+        options = {"endpoint": stub.url, "model": "m", "structured": "on"}
+        pairwise = run_labeler(store, build_labeler("judge", options))
+        assert pairwise["judged_in_both_orders"] == 3 and pairwise["labeled"] == 2
+        single = run_labeler(store, build_labeler("judge", {**options, "mode": "single"}))
+        assert (single["labeled"], single["errors"]) == (3, 0)
+    finally:
+        stub.close()
+    remote = build_labeler("judge", {"endpoint": "http://x/v1", "model": "m"})
+    assert not remote.structured and build_labeler("judge", {}).structured  # auto: local only
