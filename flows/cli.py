@@ -137,7 +137,7 @@ def label(
     max_concurrency: Annotated[int | None, typer.Option(help="judge: requests in flight.")] = None,
     structured: Annotated[
         str | None,
-        typer.Option(help="judge: auto, on or off: JSON output constrained by a schema."),
+        typer.Option(help="judge, critic: auto, on or off: JSON output constrained by a schema."),
     ] = None,
     requests_per_minute: Annotated[
         float | None, typer.Option(help="judge: client-side request limit.")

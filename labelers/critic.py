@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import yaml
 
@@ -31,6 +31,12 @@ from prefsmith.schemas.reward_prompt import render_dialogue
 from prefsmith.schemas.spans import locate_all, parse_critique
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates" / "critic"
+QUOTES = {"type": "array", "items": {"type": "string", "maxLength": 300}, "maxItems": 6}
+SCHEMA = {
+    "type": "object",
+    "properties": {"positive": QUOTES, "negative": QUOTES},
+    "required": ["positive", "negative"],
+}
 
 
 class CriticOptions(LabelerOptions):
@@ -41,6 +47,8 @@ class CriticOptions(LabelerOptions):
     with_label: str | None = None  # a score labeler whose value the critic is shown
     template: str | None = None
     json_mode: bool = True
+    # The JSON shape enforced by a schema (llama.cpp, vLLM); auto: on for the local server only.
+    structured: Literal["auto", "on", "off"] = "auto"
     max_tokens: int = 384
     temperature: float = 0.0
     parse_retries: int = 2
@@ -82,9 +90,15 @@ class CriticLabeler(Labeler):
             "template": ids.hash_key(self.template),
             "with_label": o.with_label,
             "json_mode": o.json_mode,
+            "structured": self.structured,
             "max_tokens": o.max_tokens,
             "temperature": o.temperature,
         }
+
+    @property
+    def structured(self) -> bool:
+        o = self.options
+        return o.structured == "on" or (o.structured == "auto" and o.endpoint == "local")
 
     def prepare(self, store: Any) -> None:
         """Read the scores the critic is shown (`--with-label`)."""
@@ -138,7 +152,9 @@ class CriticLabeler(Labeler):
             "max_tokens": self.options.max_tokens,
             "temperature": self.options.temperature,
         }
-        if self.options.json_mode:
+        if self.structured:
+            sampling["response_format"] = {"type": "json_object", "schema": SCHEMA}
+        elif self.options.json_mode:
             sampling["response_format"] = {"type": "json_object"}
         prompts = [self._prompt(item) for item in items]
         results = self.client.chat_many([(p, sampling) for p in prompts])
