@@ -15,15 +15,13 @@ score is the share of located characters that are positive minus the negative sh
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any
 
 import yaml
 
-from prefsmith.labelers.base import Item, Labeler, LabelerOptions
-from prefsmith.labelers.chat_client import ChatClient
-from prefsmith.labelers.endpoints import check_endpoint, open_endpoint
+from prefsmith.labelers.base import Item
+from prefsmith.labelers.chat_labeler import ChatLabeler, ChatLabelerOptions
 from prefsmith.schemas import ids
 from prefsmith.schemas.errors import UserError
 from prefsmith.schemas.records import Label
@@ -39,32 +37,20 @@ SCHEMA = {
 }
 
 
-class CriticOptions(LabelerOptions):
-    endpoint: str = "local"
-    model: str | None = None
+class CriticOptions(ChatLabelerOptions):
     task: str = "helpful-harmless"
     task_description: str | None = None
     with_label: str | None = None  # a score labeler whose value the critic is shown
-    template: str | None = None
     json_mode: bool = True
-    # The JSON shape enforced by a schema (llama.cpp, vLLM); auto: on for the local server only.
-    structured: Literal["auto", "on", "off"] = "auto"
     max_tokens: int = 384
-    temperature: float = 0.0
-    parse_retries: int = 2
-    max_concurrency: int = 4
-    timeout: float = 120.0
-    requests_per_minute: float | None = None
-    tokens_per_minute: float | None = None
 
 
-class CriticLabeler(Labeler):
+class CriticLabeler(ChatLabeler):
     key = "critic"
     unit = "candidate"
     kind = "critique"
     Options = CriticOptions
     options: CriticOptions
-    chunk_batches: ClassVar[int] = 1
 
     def __init__(self, options: CriticOptions) -> None:
         super().__init__(options)
@@ -76,29 +62,19 @@ class CriticLabeler(Labeler):
         if not template.is_file():
             raise UserError(f"--template {template}: no such file")
         self.template = template.read_text()
-        check_endpoint(options.endpoint, options.model)
-        self.opened = contextlib.ExitStack()
-        self.client: ChatClient | None = None
         self.shown: dict[str, float] = {}
 
     def fingerprint_parts(self) -> dict[str, Any]:
         o = self.options
         return {
-            "endpoint": o.endpoint,
-            "model": o.model or "bundled-smollm2-135m-instruct",
+            **self.endpoint_fingerprint(),
             "task": ids.hash_key(self.task_description),
             "template": ids.hash_key(self.template),
             "with_label": o.with_label,
             "json_mode": o.json_mode,
-            "structured": self.structured,
             "max_tokens": o.max_tokens,
             "temperature": o.temperature,
         }
-
-    @property
-    def structured(self) -> bool:
-        o = self.options
-        return o.structured == "on" or (o.structured == "auto" and o.endpoint == "local")
 
     def prepare(self, store: Any) -> None:
         """Read the scores the critic is shown (`--with-label`)."""
@@ -112,25 +88,6 @@ class CriticLabeler(Labeler):
         self.shown = {
             label["candidate_ids"][0]: label["scores"][0] for label in labels if label["scores"]
         }
-
-    def load(self) -> None:
-        if self.client is not None:
-            return
-        o = self.options
-        self.client = self.opened.enter_context(
-            open_endpoint(
-                o.endpoint,
-                o.model,
-                max_concurrency=o.max_concurrency,
-                timeout=o.timeout,
-                requests_per_minute=o.requests_per_minute,
-                tokens_per_minute=o.tokens_per_minute,
-            )
-        )
-
-    def close(self) -> None:
-        self.opened.close()
-        self.client = None
 
     def _prompt(self, item: Item) -> list[dict[str, str]]:
         value = self.shown.get(item.candidate_ids[0])
@@ -157,21 +114,10 @@ class CriticLabeler(Labeler):
         elif self.options.json_mode:
             sampling["response_format"] = {"type": "json_object"}
         prompts = [self._prompt(item) for item in items]
-        results = self.client.chat_many([(p, sampling) for p in prompts])
-        parsed = [parse_critique(r.text) if r.error is None else None for r in results]
-        for _ in range(self.options.parse_retries):
-            again = [i for i, r in enumerate(results) if r.error is None and parsed[i] is None]
-            if not again:
-                break
-            retry = self.client.chat_many(
-                [(prompts[i], {**sampling, "temperature": 0.0}) for i in again]
-            )
-            for i, result in zip(again, retry, strict=True):
-                results[i] = result
-                parsed[i] = parse_critique(result.text) if result.error is None else None
+        answers = self.ask(prompts, sampling, parse_critique)
         return [
             self._label(item, critique, result)
-            for item, critique, result in zip(items, parsed, results, strict=True)
+            for item, (critique, result) in zip(items, answers, strict=True)
         ]
 
     def _label(self, item: Item, critique: dict | None, result: Any) -> Label:

@@ -19,14 +19,13 @@ the fingerprint, and every label keeps its token usage.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
-from prefsmith.labelers.base import Item, Labeler, LabelerOptions
-from prefsmith.labelers.chat_client import ChatClient, ChatResult
-from prefsmith.labelers.endpoints import check_endpoint, open_endpoint
+from prefsmith.labelers.base import Item
+from prefsmith.labelers.chat_client import ChatResult
+from prefsmith.labelers.chat_labeler import ChatLabeler, ChatLabelerOptions
 from prefsmith.labelers.judge_verdicts import (
     STRUCTURED,
     STRUCTURED_INSTRUCTION,
@@ -57,28 +56,14 @@ TOP_LOGPROBS = 20  # the most OpenAI returns
 NO_REFERENCE = "no_reference: the prompt has no reference answer"
 
 
-class JudgeOptions(LabelerOptions):
+class JudgeOptions(ChatLabelerOptions):
     mode: Literal["pairwise", "single", "reference", "reference-pairwise", "logprob"] = "pairwise"
-    endpoint: str = "local"
-    model: str | None = None
-    template: str | None = None
-    max_tokens: int = 512
-    temperature: float = 0.0
-    parse_retries: int = 2
-    max_concurrency: int = 4
-    timeout: float = 120.0
-    requests_per_minute: float | None = None
-    tokens_per_minute: float | None = None
-    # JSON constrained by a schema (llama.cpp, vLLM); auto: on for the local server only,
-    # where a small model rarely keeps the [[A]] / "Score: n" format on its own.
-    structured: Literal["auto", "on", "off"] = "auto"
 
 
-class JudgeLabeler(Labeler):
+class JudgeLabeler(ChatLabeler):
     key = "judge"
     Options = JudgeOptions
     options: JudgeOptions
-    chunk_batches: ClassVar[int] = 1  # paid requests: write every batch
 
     def __init__(self, options: JudgeOptions) -> None:
         super().__init__(options)
@@ -88,9 +73,6 @@ class JudgeLabeler(Labeler):
         if not template.is_file():
             raise UserError(f"--template {template}: no such file")
         self.template = template.read_text()
-        check_endpoint(options.endpoint, options.model)
-        self.opened = contextlib.ExitStack()
-        self.client: ChatClient | None = None
 
     @property
     def batch_size(self) -> int:
@@ -99,41 +81,16 @@ class JudgeLabeler(Labeler):
     def fingerprint_parts(self) -> dict[str, Any]:
         o = self.options
         return {
-            "endpoint": o.endpoint,
-            "model": o.model or "bundled-smollm2-135m-instruct",
+            **self.endpoint_fingerprint(),
             "mode": o.mode,
             "template": ids.hash_key(self.template),
             "max_tokens": 1 if o.mode == "logprob" else o.max_tokens,
             "temperature": 0.0 if o.mode == "logprob" else o.temperature,
-            "structured": self.structured,
         }
 
     @property
     def structured(self) -> bool:
-        if self.options.mode == "logprob":
-            return False
-        return self.options.structured == "on" or (
-            self.options.structured == "auto" and self.options.endpoint == "local"
-        )
-
-    def load(self) -> None:
-        if self.client is not None:
-            return
-        o = self.options
-        self.client = self.opened.enter_context(
-            open_endpoint(
-                o.endpoint,
-                o.model,
-                max_concurrency=o.max_concurrency,
-                timeout=o.timeout,
-                requests_per_minute=o.requests_per_minute,
-                tokens_per_minute=o.tokens_per_minute,
-            )
-        )
-
-    def close(self) -> None:
-        self.opened.close()  # stops a local server
-        self.client = None
+        return self.options.mode != "logprob" and super().structured
 
     def _prompt(self, item: Item, first: str, second: str | None = None) -> list[dict[str, str]]:
         text = self.template.format(
@@ -158,18 +115,7 @@ class JudgeLabeler(Labeler):
             sampling["response_format"] = {"type": "json_object", "schema": STRUCTURED[answer]}
             note = STRUCTURED_INSTRUCTION[answer]
             prompts = [[{**p[-1], "content": p[-1]["content"] + note}] for p in prompts]
-        results = self.client.chat_many([(p, sampling) for p in prompts])
-        parsed = [parse(r.text) if r.error is None else None for r in results]
-        for _ in range(self.options.parse_retries):
-            again = [i for i, r in enumerate(results) if r.error is None and parsed[i] is None]
-            if not again:
-                break
-            retry = self.client.chat_many(
-                [(prompts[i], {**sampling, "temperature": 0.0}) for i in again]
-            )
-            for i, result in zip(again, retry, strict=True):
-                results[i], parsed[i] = result, parse(result.text) if result.error is None else None
-        return list(zip(parsed, results, strict=True))
+        return self.ask(prompts, sampling, parse)
 
     def label_batch(self, items: list[Item]) -> list[Label]:
         needs_reference = self.options.mode.startswith("reference")

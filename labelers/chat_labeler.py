@@ -1,0 +1,91 @@
+"""What the labelers that talk to an OpenAI-compatible server share (judge, critic): endpoint
+options, the client's lifetime, and asking with unparseable answers re-asked at temperature 0."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from typing import Any, ClassVar, Literal
+
+from prefsmith.labelers.base import Labeler, LabelerOptions
+from prefsmith.labelers.chat_client import ChatClient, ChatResult
+from prefsmith.labelers.endpoints import check_endpoint, open_endpoint
+
+
+class ChatLabelerOptions(LabelerOptions):
+    endpoint: str = "local"
+    model: str | None = None
+    template: str | None = None
+    max_tokens: int = 512
+    temperature: float = 0.0
+    parse_retries: int = 2
+    max_concurrency: int = 4
+    timeout: float = 120.0
+    requests_per_minute: float | None = None
+    tokens_per_minute: float | None = None
+    # JSON constrained by a schema (llama.cpp, vLLM); auto: on for the local server only,
+    # where a small model rarely keeps a text answer format on its own.
+    structured: Literal["auto", "on", "off"] = "auto"
+
+
+class ChatLabeler(Labeler):
+    options: ChatLabelerOptions
+    chunk_batches: ClassVar[int] = 1  # paid requests: write every batch
+
+    def __init__(self, options: ChatLabelerOptions) -> None:
+        super().__init__(options)
+        check_endpoint(options.endpoint, options.model)
+        self.opened = contextlib.ExitStack()
+        self.client: ChatClient | None = None
+
+    @property
+    def structured(self) -> bool:
+        o = self.options
+        return o.structured == "on" or (o.structured == "auto" and o.endpoint == "local")
+
+    def endpoint_fingerprint(self) -> dict[str, Any]:
+        o = self.options
+        return {
+            "endpoint": o.endpoint,
+            "model": o.model or "bundled-smollm2-135m-instruct",
+            "structured": self.structured,
+        }
+
+    def load(self) -> None:
+        if self.client is not None:
+            return
+        o = self.options
+        self.client = self.opened.enter_context(
+            open_endpoint(
+                o.endpoint,
+                o.model,
+                max_concurrency=o.max_concurrency,
+                timeout=o.timeout,
+                requests_per_minute=o.requests_per_minute,
+                tokens_per_minute=o.tokens_per_minute,
+            )
+        )
+
+    def close(self) -> None:
+        self.opened.close()  # stops a local server
+        self.client = None
+
+    def ask(
+        self,
+        prompts: list[list[dict[str, str]]],
+        sampling: dict[str, Any],
+        parse: Callable[[str | None], Any],
+    ) -> list[tuple[Any, ChatResult]]:
+        """Answers with their parsed value; unparseable ones asked again at temperature 0."""
+        results = self.client.chat_many([(p, sampling) for p in prompts])
+        parsed = [parse(r.text) if r.error is None else None for r in results]
+        for _ in range(self.options.parse_retries):
+            again = [i for i, r in enumerate(results) if r.error is None and parsed[i] is None]
+            if not again:
+                break
+            retry = self.client.chat_many(
+                [(prompts[i], {**sampling, "temperature": 0.0}) for i in again]
+            )
+            for i, result in zip(again, retry, strict=True):
+                results[i], parsed[i] = result, parse(result.text) if result.error is None else None
+        return list(zip(parsed, results, strict=True))
