@@ -134,9 +134,23 @@ def policy_trainer(
     return trainer, {**context, "train_rows": len(train), "has_test": test is not None}
 
 
+def logged_means(trainer: Any, keys: tuple[str, ...]) -> dict[str, float]:
+    """The mean of trl's training-time figures (e.g. DPO's `rewards/accuracies`) over the
+    logged steps, as `train_rewards_accuracies`."""
+    logged = [entry for entry in trainer.state.log_history if "loss" in entry]  # not eval
+    means = {}
+    for key in keys:
+        values = [entry[key] for entry in logged if key in entry]
+        if values:
+            means["train_" + key.replace("/", "_")] = round(sum(values) / len(values), 6)
+    return means
+
+
 def _finish(method: str, trainer: Any, context: dict, output: Path, dataset: str, **card) -> dict:
     """Evaluate on the test split, save (merged if LoRA), write the run files."""
     metrics = {"train_loss": round(context["train_loss"], 6), "train_rows": context["train_rows"]}
+    if method == "dpo":
+        metrics.update(logged_means(trainer, ("rewards/accuracies", "rewards/margins")))
     if context["has_test"]:
         evaluation = trainer.evaluate()
         for key in ("eval_loss", "eval_rewards/accuracies", "eval_rewards/margins"):

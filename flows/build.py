@@ -34,6 +34,7 @@ def build_preference_flow(
     store: str,
     name: str,
     from_labelers: list[str],
+    origins: list[str] | None = None,
     pairs: str = "best-worst",
     combine: str = "agree",
     weights: dict[str, float] | None = None,

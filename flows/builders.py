@@ -62,12 +62,27 @@ def _texts(store: Store, prompt_ids: set[str], candidate_ids: set[str]) -> tuple
     return dict(prompt_rows), {cid: (content, extra) for cid, content, extra in candidate_rows}
 
 
+def candidates_of_origins(store: Store, origins: list[str]) -> set[str]:
+    """Ids of the candidates whose origin starts with one of `origins`."""
+    matches = pl.any_horizontal([pl.col("origin").str.starts_with(o) for o in origins])
+    return set(
+        store.scan("candidates")
+        .filter(matches)
+        .select("candidate_id")
+        .collect()["candidate_id"]
+        .to_list()
+    )
+
+
 def build_preference(store: Store, config: PreferenceBuildConfig) -> dict[str, Any]:
     """Preference pairs (or RM pairs with `format: rm-pairs`) from one or more labelers."""
     started = time.perf_counter()
     sources, opinions, drops = [], [], Counter()
+    allowed = candidates_of_origins(store, config.origins) if config.origins else None
     for spec in config.from_labelers:
         name, fingerprint, labels, stale = labels_of(store, spec)
+        if allowed is not None:
+            labels = [label for label in labels if set(label["candidate_ids"]) <= allowed]
         opinions.append(opinions_from_labels(name, labels))
         sources.append(
             {

@@ -82,18 +82,16 @@ def run(
 ) -> None:
     """Run every stage of a run config as one Prefect flow; reruns skip finished work."""
     from prefsmith.flows.pipeline import check_run
+    from prefsmith.flows.run_summary import print_run_summary
     from prefsmith.flows.runner import run_flow
-    from prefsmith.schemas.config import load_run_config
+    from prefsmith.schemas.run_config import load_run_config
 
-    settings = load_run_config(config)
-    check_run(settings, store or settings.store)  # fail in a second, before Prefect starts
+    check_run(load_run_config(config, store))  # fail in a second, before Prefect starts
     summary = run_flow("prefsmith.flows.pipeline:pipeline", config=config, store=store)
     if json_:
         emit(summary, True, "")
-        return
-    for stage in summary.pop("stages"):
-        emit(stage, False, stage["command"])
-    emit(summary, False, f"run {config}")
+    else:
+        print_run_summary(summary)
 
 
 @app.command()
@@ -159,23 +157,48 @@ def label(
     device: Annotated[str | None, typer.Option(help="auto, cpu or cuda.")] = None,
     dtype: Annotated[str | None, typer.Option(help="auto, float32, bfloat16 or float16.")] = None,
     limit: Annotated[int | None, typer.Option(help="Label at most N items this run.")] = None,
+    origin: Annotated[
+        list[str] | None,
+        typer.Option(help="Only candidates whose origin starts with this (repeatable): generate:"),
+    ] = None,
+    shards: Annotated[
+        int, typer.Option(min=1, help="Split the items into N parts labeled in parallel.")
+    ] = 1,
+    task_runner: Annotated[
+        str | None,
+        typer.Option(
+            envvar="PREFSMITH_TASK_RUNNER",
+            help="Where the shards run: threads, dask, dask?workers=N, dask://HOST:PORT, "
+            "ray, ray://HOST:PORT (docs/scale-out.md).",
+        ),
+    ] = None,
     json_: JsonOption = False,
 ) -> None:
     """Label the store's candidates; items already labeled with the same fingerprint are skipped."""
     options = {
         k: v
         for k, v in locals().items()
-        if k not in ("labeler", "store", "limit", "json_") and v is not None
+        if k not in ("labeler", "store", "limit", "origin", "shards", "task_runner", "json_")
+        and v is not None
     }
     if "question" in options:
         options["questions"] = options.pop("question")
     from prefsmith.flows.runner import run_flow
+    from prefsmith.flows.task_runners import check_scale_out
     from prefsmith.labelers.base import build_labeler
 
     require_store(store)
     build_labeler(labeler, options)  # unknown labeler or option: one line, before Prefect starts
+    check_scale_out(shards, task_runner)
     summary = run_flow(
-        "prefsmith.flows.label:label", store=store, labeler=labeler, options=options, limit=limit
+        "prefsmith.flows.label:label",
+        store=store,
+        labeler=labeler,
+        options=options,
+        limit=limit,
+        shards=shards,
+        task_runner=task_runner,
+        origins=origin,
     )
     emit(summary, json_, f"label {summary['labeler']} -> {store}")
 
@@ -204,10 +227,18 @@ def generate(
         float | None, typer.Option(help="Client-side token limit (prompt + max tokens).")
     ] = None,
     limit: Annotated[int | None, typer.Option(help="At most N samples this run.")] = None,
+    source: Annotated[
+        list[str] | None,
+        typer.Option(help="Only prompts whose source starts with this (repeatable)."),
+    ] = None,
+    first_turn_only: Annotated[
+        bool, typer.Option(help="Multi-turn prompts: answer the first turn only.")
+    ] = False,
     json_: JsonOption = False,
 ) -> None:
     """Generate candidates for the store's prompts; multi-turn prompts are answered turn by turn."""
-    settings = {k: v for k, v in locals().items() if k != "json_"}
+    settings = {k: v for k, v in locals().items() if k not in ("json_", "source")}
+    settings["sources"] = source
     from prefsmith.flows.runner import run_flow
     from prefsmith.labelers.endpoints import check_endpoint
 

@@ -80,6 +80,10 @@ def build_preference(
     format: Annotated[
         str, typer.Option(help="conversational, standard or openai.")
     ] = "conversational",
+    origin: Annotated[
+        list[str] | None,
+        typer.Option(help="Only candidates whose origin starts with this (repeatable)."),
+    ] = None,
     splits: SplitsOption = None,
     seed: SeedOption = 0,
     license_: LicenseOption = None,
@@ -96,7 +100,7 @@ def build_preference(
         "weights": weight_values,
         "min_margin": min_margin,
     }
-    options |= {"quantile": quantile, "format": format}
+    options |= {"quantile": quantile, "format": format, "origins": origin}
     _build_pairs("preference", store, from_, options, json_)
 
 

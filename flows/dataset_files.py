@@ -91,7 +91,11 @@ def _plots(store: Store, sources: list[dict[str, Any]], directory: Path) -> tupl
     for ax, name in zip(axes[0], used, strict=True):
         mine = labels.filter(pl.col("labeler") == name)
         if mine["kind"].drop_nulls().first() in ("score", "critique"):
-            ax.hist(mine["scores"].list.first().to_list(), bins=30, color="#4c72b0")
+            values = mine["scores"].list.first().drop_nulls().to_list()
+            # numpy refuses 30 bins over a range narrower than float resolution
+            spread = max(values) - min(values) if values else 0.0
+            narrow = spread <= 1e-9 * max(1.0, abs(max(values, default=0.0)))
+            ax.hist(values, bins=1 if narrow else 30, color="#4c72b0")
             ax.set_xlabel("score")
         else:
             first_wins = mine["scores"].list.first().to_list()

@@ -9,7 +9,9 @@ serve every trainer; a pipeline run calls it as a subflow after its builds.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
+import json
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,7 @@ TRAINERS = {
     "dpo": "prefsmith.finetune.policy:train_dpo",
     "sft": "prefsmith.finetune.policy:train_sft",
 }
+STAGE_MARKER = "prefsmith-stage.json"  # what a pipeline run trained or evaluated here
 EVALUATIONS = {
     "reward-matching": "prefsmith.finetune.evaluate:reward_matching",
     "dpo": "prefsmith.finetune.evaluate:dpo_evaluation",
@@ -78,9 +81,44 @@ def evaluate(
     return evaluate_task(store, kind, dataset, output, options or {})
 
 
+def dataset_digest(store: str, dataset: str) -> str:
+    """A hash of a built dataset's data files: a rebuild with the same rows keeps it."""
+    from prefsmith.flows.builders import load_manifest
+    from prefsmith.schemas.ids import content_hash
+
+    manifest = load_manifest(Store(store), dataset)
+    folder = Path(store) / "datasets" / dataset
+    digests = {
+        split: hashlib.sha256((folder / relative).read_bytes()).hexdigest()
+        for split, relative in sorted(manifest["data_files"].items())
+    }
+    return content_hash({"kind": manifest["kind"], "files": digests})
+
+
+def _stage_key(store: str, parameters: dict[str, Any]) -> str:
+    from prefsmith.schemas.ids import content_hash
+
+    return content_hash({**parameters, "dataset": dataset_digest(store, parameters["dataset"])})
+
+
+def up_to_date(output: str | Path, key: str, record: str) -> dict[str, Any] | None:
+    """The stored summary of a finished run with this key, or None if it must (re)run."""
+    marker = Path(output) / STAGE_MARKER
+    if not (Path(output) / record).is_file() or not marker.is_file():
+        return None
+    stored = json.loads(marker.read_text())
+    return stored["summary"] if stored.get("key") == key else None
+
+
+def mark_done(output: str | Path, key: str, summary: dict[str, Any]) -> None:
+    marker = Path(output) / STAGE_MARKER
+    marker.write_text(json.dumps({"key": key, "summary": summary}, indent=2, default=str))
+
+
 def launch_training(store: str, config: Any) -> dict[str, Any]:
     """A run config's `train:` entry: a subflow here, or a run of a deployment on another
-    work pool (a GPU pool in production) when `deployment` is set."""
+    work pool (a GPU pool in production) when `deployment` is set. A rerun with the same
+    dataset rows and settings returns the finished run's summary instead of training again."""
     parameters = {
         "store": store,
         "trainer": config.trainer,
@@ -88,8 +126,13 @@ def launch_training(store: str, config: Any) -> dict[str, Any]:
         "output": config.output,
         "options": config.flow_options(),
     }
+    key = _stage_key(store, {k: v for k, v in parameters.items() if k != "store"})
+    if not config.resume and (done := up_to_date(config.output, key, "prefsmith-train.json")):
+        return {**done, "skipped": "up to date", "seconds": 0.0}
     if not config.deployment:
-        return train(**parameters)
+        summary = train(**parameters)
+        mark_done(config.output, key, summary)
+        return summary
     from prefect.deployments import run_deployment
 
     flow_run = run_deployment(
@@ -101,3 +144,29 @@ def launch_training(store: str, config: Any) -> dict[str, Any]:
         "flow_run_id": str(flow_run.id),
         "state": flow_run.state.name if flow_run.state else None,
     }
+
+
+def launch_evaluation(store: str, config: Any) -> dict[str, Any]:
+    """A run config's `evaluate:` entry, skipped when its policy, dataset and options are
+    those of the finished evaluation in its output folder."""
+    parameters = {
+        "store": store,
+        "kind": config.kind,
+        "dataset": config.dataset,
+        "output": config.output,
+        "options": config.options,
+    }
+    policy = Path(str(config.options.get("policy", "")))
+    trained = policy / "prefsmith-train.json"
+    key = _stage_key(
+        store,
+        {
+            **{k: v for k, v in parameters.items() if k != "store"},
+            "policy_trained": trained.read_text() if trained.is_file() else None,
+        },
+    )
+    if done := up_to_date(config.output, key, "eval.json"):
+        return {**done, "skipped": "up to date", "seconds": 0.0}
+    summary = evaluate(**parameters)
+    mark_done(config.output, key, summary)
+    return summary

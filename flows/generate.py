@@ -38,6 +38,8 @@ def generate_task(store: str, settings: dict[str, Any]) -> dict[str, Any]:
             sampling=sampling,
             limit=settings["limit"],
             on_progress=advance,
+            sources=settings["sources"],
+            first_turn_only=settings["first_turn_only"],
         )
 
 
@@ -56,6 +58,11 @@ def generate(
     requests_per_minute: float | None = None,
     tokens_per_minute: float | None = None,
     limit: int | None = None,
+    sources: list[str] | None = None,
+    first_turn_only: bool = False,
 ) -> dict[str, Any]:
-    """Write `n` candidates per prompt (only those still missing for this generator)."""
+    """Write `n` candidates per prompt (only those still missing for this generator).
+
+    `sources`: only prompts whose source starts with one of these; `first_turn_only`:
+    answer the first user turn of multi-turn prompts and not the follow-ups."""
     return generate_task(store, dict(locals()))

@@ -3,14 +3,17 @@
 Each prompt gets N candidates from one generator (a model and its sampling
 parameters: the candidates' origin); a rerun asks only for the samples still
 missing. Multi-turn prompts (MT-Bench) are answered turn by turn: the first
-answer is the candidate's content, later user turns and answers its extra turns.
+answer is the candidate's content, later user turns and answers its extra turns
+(`first_turn_only` skips them when only the first answer is judged). The client is
+anything with `ChatClient`'s `chat_many`/`model`/`requests` (a server, or a
+`TransformersClient` running the weights here).
 """
 
 from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import polars as pl
@@ -39,15 +42,23 @@ def generate_candidates(
     sampling: dict[str, Any],
     limit: int | None = None,
     on_progress: Callable[[int, int], None] | None = None,
+    first_turn_only: bool = False,
+    sources: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """Ask for the missing samples of every prompt; returns the summary."""
+    """Ask for the missing samples of every prompt (of `sources`: prompts whose source
+    starts with one of them); returns the summary."""
     if n > 1 and not sampling.get("temperature"):
         raise UserError(
             "--n > 1 at temperature 0 would give identical candidates; set --temperature"
         )
     started = time.perf_counter()
     origin = origin_of(client.model, sampling)
-    prompts = store.scan("prompts").select("prompt_id", "messages", "followups").collect().rows()
+    prompts = store.scan("prompts")
+    if sources:
+        prompts = prompts.filter(
+            pl.any_horizontal([pl.col("source").str.starts_with(s) for s in sources])
+        )
+    prompts = prompts.select("prompt_id", "messages", "followups").collect().rows()
     made = (
         store.scan("candidates")
         .filter(pl.col("origin") == origin)
@@ -59,7 +70,7 @@ def generate_candidates(
     for prompt_id, metadata in made:
         have.setdefault(prompt_id, set()).add((load_json(metadata) or {}).get("sample", 0))
     work = [
-        (pid, msgs, follow, i)
+        (pid, msgs, [] if first_turn_only else follow, i)
         for pid, msgs, follow in prompts
         for i in range(n)
         if i not in have.get(pid, set())

@@ -2,34 +2,152 @@
 
 prefsmith label --store S --labeler reward_model --model ./my-rm
 prefsmith label --store S --labeler yes_no --question "Is this response harmless?"
+prefsmith label --store S --labeler reward_model --model ./my-rm --shards 8 --task-runner dask
+
+Items are split into `shards` by their label id (stable across runs); the task
+`label_items` is mapped over the shards on the chosen task runner (threads, a Dask or
+a Ray cluster: flows/task_runners.py). Every shard reads and writes the store itself,
+so the store must be a path that every worker sees; only small summaries travel back.
+A shard holds the Prefect concurrency limit of its model (`prefsmith-model-cuda`, ...)
+while the model is loaded, when such a limit exists on the server; a shard that fails
+on a transient error (out of memory, timeout, refused connection, 429, 5xx) is retried,
+and a retry labels only what is still missing. See docs/scale-out.md.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from prefect import flow, task
+from prefect import flow, task, unmapped
 from prefect.cache_policies import NONE
+from prefect.futures import wait
 
-from prefsmith.flows.labeling import run_labeler
+from prefsmith.flows.labeling import merge_summaries, model_limit, run_labeler, transient_reason
 from prefsmith.flows.progress import progress_bar
 from prefsmith.flows.store import Store
-from prefsmith.labelers.base import build_labeler
+from prefsmith.flows.task_runners import check_scale_out, worker_api
+from prefsmith.flows.task_runners import task_runner as make_task_runner
+from prefsmith.labelers.base import Labeler, build_labeler
 
 
-@task(name="label_items", cache_policy=NONE, persist_result=False)
+def retry_on_transient(task: Any, task_run: Any, state: Any) -> bool:
+    """`retry_condition_fn`: retry a shard only when it failed on a transient error."""
+    error = state.data if isinstance(state.data, BaseException) else None
+    if error is None:
+        error = state.result(raise_on_failure=False)
+    return isinstance(error, BaseException) and transient_reason(error) is not None
+
+
+@contextmanager
+def model_slot(labeler: Labeler) -> Iterator[None]:
+    """Hold a slot of the labeler's concurrency limit while its model is loaded.
+
+    Only when the limit exists on the Prefect server (`prefect gcl create NAME --limit N`):
+    without one there is nothing to wait for, and no warning on every run.
+    """
+    name = model_limit(labeler)
+    if name is None or not _limit_exists(name):
+        yield
+        return
+    from prefect.concurrency.sync import concurrency
+
+    with concurrency(name, occupy=1, strict=False):
+        yield
+
+
+def _limit_exists(name: str) -> bool:
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    with get_client(sync_client=True) as client:
+        try:
+            client.read_global_concurrency_limit_by_name(name)
+        except ObjectNotFound:
+            return False
+    return True
+
+
+@task(
+    name="label_items",
+    cache_policy=NONE,
+    persist_result=False,  # the store is the source of truth; the result is a small summary
+    retries=2,
+    retry_delay_seconds=[10, 60],
+    retry_condition_fn=retry_on_transient,
+)
 def label_items(
-    store: str, labeler: str, options: dict[str, Any], limit: int | None
+    store: str,
+    labeler: str,
+    options: dict[str, Any],
+    limit: int | None,
+    shard: int = 0,
+    shards: int = 1,
+    origins: list[str] | None = None,
 ) -> dict[str, Any]:
+    """Label shard `shard` of `shards` (at most `limit` items of it)."""
     instance = build_labeler(labeler, options)
+    if shards > 1:  # one progress display per terminal: shards report in the flow's logs
+        return run_labeler(
+            Store(store), instance, limit=limit, shard=(shard, shards), while_loaded=model_slot
+        )
     with progress_bar(f"label {instance.name}", total=None, unit="items") as advance:
-        return run_labeler(Store(store), instance, limit=limit, on_progress=advance)
+        return run_labeler(
+            Store(store),
+            instance,
+            limit=limit,
+            on_progress=advance,
+            origins=origins,
+            while_loaded=model_slot,
+        )
+
+
+def shard_limit(limit: int | None, shard: int, shards: int) -> int | None:
+    """Shard `shard`'s part of a run's `limit` (the parts add up to `limit`)."""
+    if limit is None:
+        return None
+    return limit // shards + (1 if shard < limit % shards else 0)
 
 
 @flow(name="label")
 def label(
-    store: str, labeler: str, options: dict[str, Any] | None = None, limit: int | None = None
+    store: str,
+    labeler: str,
+    options: dict[str, Any] | None = None,
+    limit: int | None = None,
+    shards: int = 1,
+    task_runner: str | None = None,
+    origins: list[str] | None = None,
 ) -> dict[str, Any]:
-    """Label the store's items with `labeler` (a registry key) configured by `options`."""
-    build_labeler(labeler, options or {})  # options checked before any work
-    return label_items(store, labeler, options or {}, limit)
+    """Label the store's items with `labeler` (a registry key) configured by `options`.
+
+    `origins`: label only candidates whose origin starts with one of these (`generate:`).
+    `shards`: split the items into this many parts, labeled as parallel tasks.
+    `task_runner`: where those tasks run: threads (default), dask, dask?workers=N,
+    dask://HOST:PORT, ray, ray://HOST:PORT (flows/task_runners.py).
+    """
+    options = options or {}
+    build_labeler(labeler, options)  # options checked before any work
+    spec = check_scale_out(shards, task_runner)
+    if spec.kind == "threads" and shards == 1:
+        return label_items(store, labeler, options, limit, origins=origins)
+    started = time.perf_counter()
+    runner = make_task_runner(task_runner)
+    with worker_api(spec), runner:
+        futures = runner.map(
+            label_items,
+            {
+                "store": unmapped(store),
+                "labeler": unmapped(labeler),
+                "options": unmapped(options),
+                "limit": [shard_limit(limit, i, shards) for i in range(shards)],
+                "shard": range(shards),
+                "shards": unmapped(shards),
+                "origins": unmapped(origins),
+            },
+        )
+        wait(futures)  # every shard finishes its work before a failed one stops the run
+        summaries = [future.result() for future in futures]
+    return merge_summaries(summaries, time.perf_counter() - started)

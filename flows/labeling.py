@@ -9,10 +9,15 @@ killed run loses at most one chunk and a rerun finishes the rest.
 from __future__ import annotations
 
 import itertools
+import re
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
+from urllib.parse import urlsplit
+
+import polars as pl
 
 from prefsmith.flows.ingestion import batched
 from prefsmith.flows.store import Store
@@ -21,9 +26,15 @@ from prefsmith.schemas.errors import UserError
 from prefsmith.schemas.records import Label, load_json, to_table
 
 
-def store_items(store: Store, unit: str) -> list[Item]:
-    """Every item of a unit: each candidate, each candidate pair of a prompt, or each prompt."""
-    candidates = store.scan("candidates").select("candidate_id", "prompt_id", "content").collect()
+def store_items(store: Store, unit: str, origins: Sequence[str] | None = None) -> list[Item]:
+    """Every item of a unit: each candidate, each candidate pair of a prompt, or each prompt;
+    with `origins`, only candidates whose origin starts with one of them (`generate:`)."""
+    candidates = store.scan("candidates")
+    if origins:
+        candidates = candidates.filter(
+            pl.any_horizontal([pl.col("origin").str.starts_with(o) for o in origins])
+        )
+    candidates = candidates.select("candidate_id", "prompt_id", "content").collect()
     prompts = (
         store.scan("prompts").select("prompt_id", "messages", "reference", "metadata").collect()
     )
@@ -53,18 +64,38 @@ def store_items(store: Store, unit: str) -> list[Item]:
     return items
 
 
+def shard_of(label_id: str, shards: int) -> int:
+    """The shard (0 .. shards-1) of an item, from its label id: stable across runs and
+    machines, and it changes only with the labeler's fingerprint."""
+    return int(label_id, 16) % shards
+
+
 def run_labeler(
     store: Store,
     labeler: Labeler,
     *,
     limit: int | None = None,
     on_progress: Callable[[int, int], None] | None = None,
+    shard: tuple[int, int] | None = None,
+    origins: Sequence[str] | None = None,
+    while_loaded: Callable[[Labeler], AbstractContextManager[Any]] | None = None,
 ) -> dict[str, Any]:
-    """Label what the store lacks for this labeler's fingerprint; returns the summary."""
+    """Label what the store lacks for this labeler's fingerprint; returns the summary.
+
+    `shard=(index, count)` keeps only the items of one shard (`shard_of`); the counts of
+    the summary are then that shard's. `origins` keeps only candidates whose origin starts
+    with one of these prefixes. `while_loaded(labeler)` is entered around loading
+    and labeling (a concurrency slot), only when there is something to label.
+    """
     started = time.perf_counter()
-    items = store_items(store, labeler.unit)
+    items = store_items(store, labeler.unit, origins)
     stored = store.keys("labels")
-    pending = [item for item in items if labeler.label_id(item) not in stored]
+    keyed = [(item, labeler.label_id(item)) for item in items]
+    if shard is not None:
+        index, count = shard
+        keyed = [(item, key) for item, key in keyed if shard_of(key, count) == index]
+        items = [item for item, _ in keyed]
+    pending = [item for item, key in keyed if key not in stored]
     cached = len(items) - len(pending)
     if limit is not None:
         pending = pending[:limit]
@@ -75,13 +106,14 @@ def run_labeler(
         )
     )
     labeled, errors, done, made = 0, Counter(), 0, []
-    try:
-        if pending:
-            labeler.prepare(store)
-            labeler.load()
-        labeled, done = _label_pending(labeler, store, pending, errors, made, on_progress)
-    finally:
-        labeler.close()
+    with while_loaded(labeler) if pending and while_loaded else nullcontext():
+        try:
+            if pending:
+                labeler.prepare(store)
+                labeler.load()
+            labeled, done = _label_pending(labeler, store, pending, errors, made, on_progress)
+        finally:
+            labeler.close()
     seconds = time.perf_counter() - started
     return {
         "command": "label",
@@ -122,3 +154,110 @@ def _label_pending(labeler, store, pending, errors, made, on_progress):
         store.write("labels", to_table("labels", keep))
         made += labels
     return labeled, done
+
+
+def merge_summaries(summaries: list[dict[str, Any]], seconds: float) -> dict[str, Any]:
+    """One run summary from the summaries of its shards, with the keys of one.
+
+    Counts add up; `seconds` is the run's wall time. A labeler's own figures (a judge's
+    consistency) are averaged over shards weighted by labeled items, counts among them summed.
+    """
+    if len(summaries) == 1:
+        return summaries[0]
+    merged = dict(summaries[0])
+    for key in ("items", "labeled", "cached", "errors"):
+        merged[key] = sum(summary[key] for summary in summaries)
+    reasons = Counter()
+    for summary in summaries:
+        reasons.update(summary["errors_by_reason"])
+    merged["errors_by_reason"] = dict(reasons.most_common())
+    for key in dict.fromkeys(k for summary in summaries for k in summary if k not in _RUN_KEYS):
+        merged[key] = _merge_figure([(s.get(key), s["labeled"]) for s in summaries])
+    done = merged["labeled"] + merged["errors"]
+    merged["seconds"] = round(seconds, 3)
+    merged["items_per_s"] = round(done / seconds, 2) if done and seconds else None
+    return merged
+
+
+_RUN_KEYS = {"command", "labeler", "fingerprint", "items", "labeled", "cached", "errors"}
+_RUN_KEYS |= {"errors_by_reason", "seconds", "items_per_s"}
+
+
+def _merge_figure(values: list[tuple[Any, int]]) -> Any:
+    present = [(value, weight) for value, weight in values if value is not None]
+    if not present:
+        return None
+    if all(isinstance(v, int) and not isinstance(v, bool) for v, _ in present):
+        return sum(v for v, _ in present)
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v, _ in present):
+        total = sum(w for _, w in present)
+        if not total:
+            return round(sum(v for v, _ in present) / len(present), 4)
+        return round(sum(v * w for v, w in present) / total, 4)
+    return present[0][0]
+
+
+def transient_reason(error: BaseException) -> str | None:
+    """The transient error kind of an exception (out_of_memory, timeout, connection_error,
+    rate_limited, server_error), looking through its causes; None if it is not transient."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, UserError):
+            return None
+        name = type(current).__name__
+        status = getattr(current, "status_code", None)
+        if status is None:
+            status = getattr(getattr(current, "response", None), "status_code", None)
+        out_of_memory = isinstance(current, RuntimeError) and "out of memory" in str(current)
+        if isinstance(current, MemoryError) or name == "OutOfMemoryError" or out_of_memory:
+            return "out_of_memory"
+        if isinstance(current, TimeoutError) or "Timeout" in name:
+            return "timeout"
+        if isinstance(current, ConnectionError) or name in _CONNECTION_ERRORS:
+            return "connection_error"
+        if status == 429:
+            return "rate_limited"
+        if isinstance(status, int) and status >= 500:
+            return "server_error"
+        current = current.__cause__ or current.__context__
+    return None
+
+
+# httpx, openai, requests and aiohttp spell "could not connect" in their own classes.
+_CONNECTION_ERRORS = {
+    "ConnectionError",
+    "ConnectError",
+    "APIConnectionError",
+    "RemoteProtocolError",
+    "ClientConnectorError",
+    "ServerDisconnectedError",
+}
+
+
+def model_limit(labeler: Labeler) -> str | None:
+    """The Prefect global concurrency limit that guards this labeler's model, or None.
+
+    A model loaded here: `prefsmith-model-cpu` or `prefsmith-model-cuda` (from the
+    labeler's device, or where `auto` would put it); the bundled llama.cpp server:
+    `prefsmith-model-local`; an OpenAI-compatible URL: `prefsmith-endpoint-HOST[-PORT]`.
+    """
+    options = labeler.options
+    endpoint = getattr(options, "endpoint", None)
+    if endpoint == "local":
+        return "prefsmith-model-local"
+    if endpoint and "://" in endpoint:
+        parts = urlsplit(endpoint)
+        host = (parts.hostname or "unknown") + (f"-{parts.port}" if parts.port else "")
+        return "prefsmith-endpoint-" + re.sub(r"[^A-Za-z0-9.-]+", "-", host)
+    device = getattr(options, "device", None)
+    if device is None and not endpoint:  # neither a model here nor a server
+        return None
+    if device in (None, "auto"):
+        try:
+            import torch
+        except ImportError:
+            return "prefsmith-model-cpu"
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    return f"prefsmith-model-{device}"

@@ -2,8 +2,11 @@
 
     prefsmith run configs/quickstart.yaml [--store DIR]
 
-Stages run in order and each skips what the store already holds, so a rerun
-(scheduled, or after a crash) does only the missing work.
+ingest -> generate -> reward_models -> label -> annotate -> build -> export -> train
+-> evaluate -> self_reward -> report. Each stage is optional and skips what the store
+already holds (labels by fingerprint, candidates by generator, trained models by the
+hash of their dataset and settings), so a rerun (scheduled, or after a crash) does
+only the missing work.
 """
 
 from __future__ import annotations
@@ -12,57 +15,143 @@ import time
 from pathlib import Path
 from typing import Any
 
-from prefect import flow
+from prefect import flow, get_run_logger
 
+from prefsmith.flows.annotate import annotate_pull, annotate_push
 from prefsmith.flows.build import build_preference_flow, build_reward_in_prompt_flow
 from prefsmith.flows.export import export_dataset
-from prefsmith.flows.finetune import launch_training
+from prefsmith.flows.finetune import launch_evaluation, launch_training
+from prefsmith.flows.generate import generate
 from prefsmith.flows.hh_ingest import check_hh_source
 from prefsmith.flows.ingest import ingest_hh_rlhf, ingest_prompts
+from prefsmith.flows.label import label
 from prefsmith.flows.prompt_ingest import check_prompt_source
 from prefsmith.flows.store import Store
-from prefsmith.schemas.config import RunConfig, load_run_config
+from prefsmith.flows.task_runners import check_scale_out
+from prefsmith.labelers.base import build_labeler, options_of
+from prefsmith.labelers.endpoints import check_endpoint, check_weights
 from prefsmith.schemas.errors import UserError
+from prefsmith.schemas.run_config import RunConfig, load_run_config
 
 
-def check_run(config: RunConfig, store: str) -> None:
-    """Every source readable and the store writable, before any stage starts."""
+def check_run(config: RunConfig) -> None:
+    """Every source readable, every labeler option valid and the store writable, before
+    any stage starts: a typo fails in a second, not after an hour of generation."""
     for hh in config.ingest.hh_rlhf:
         check_hh_source(**hh.model_dump())
     for prompts in config.ingest.prompts:
         check_prompt_source(**prompts.model_dump())
-    Store(store).ensure_writable()
-    built = {b.name for b in [*config.build.preference, *config.build.reward_in_prompt]}
-    for stage, name in [("export", e.dataset) for e in config.export] + [
-        ("train", t.dataset) for t in config.train
-    ]:
-        if name not in built and not (Path(store) / "datasets" / name).is_dir():
+    if config.generate:
+        check_endpoint(config.generate.endpoint, config.generate.model)
+    trained_here = {str(Path(rm.train(config.store).output)) for rm in config.reward_models}
+    for entry in config.label:
+        if str(entry.options.get("model")) in trained_here:  # it doesn't exist yet
+            options_of(entry.labeler, entry.options)
+        else:
+            build_labeler(entry.labeler, entry.options)
+        check_scale_out(entry.shards, entry.task_runner)
+    if config.self_reward:
+        if config.self_reward.policy:
+            check_weights(config.self_reward.policy)
+        template = config.self_reward.judge_template
+        if template and not Path(template).is_file():
+            raise UserError(f"self_reward.judge_template: no such file {template}")
+    Store(config.store).ensure_writable()
+    built = set(config.datasets())
+    needed = [("export", e.dataset) for e in config.export]
+    needed += [("train", t.dataset) for t in config.train]
+    needed += [("evaluate", e.dataset) for e in config.evaluate]
+    for stage, name in needed:
+        if name not in built and not (Path(config.store) / "datasets" / name).is_dir():
             raise UserError(
-                f"{stage}: dataset {name!r} is neither built by this run nor in {store}"
+                f"{stage}: dataset {name!r} is neither built by this run nor in {config.store}"
             )
 
 
-@flow(name="pipeline")
-def pipeline(config: str, store: str | None = None) -> dict[str, Any]:
-    """Run the stages of the YAML run config at `config`; `store` overrides its store."""
-    started = time.perf_counter()
-    run = load_run_config(config)
-    store = store or run.store
-    check_run(run, store)
-    stages = [ingest_hh_rlhf(store=store, **hh.model_dump()) for hh in run.ingest.hh_rlhf]
-    stages += [ingest_prompts(store=store, **p.model_dump()) for p in run.ingest.prompts]
-    stages += [build_preference_flow(store=store, **b.model_dump()) for b in run.build.preference]
+def _log(stage: str, summary: dict[str, Any]) -> dict[str, Any]:
+    summary = {"stage": stage, **summary}
+    shown = {
+        k: v
+        for k, v in summary.items()
+        if isinstance(v, int | float | str) and k not in ("stage", "command")
+    }
+    get_run_logger().info("%s: %s", stage, ", ".join(f"{k}={v}" for k, v in shown.items()))
+    return summary
+
+
+def _ingest(run: RunConfig) -> list[dict[str, Any]]:
+    store = run.store
+    stages = [
+        _log("ingest", ingest_hh_rlhf(store=store, **hh.model_dump())) for hh in run.ingest.hh_rlhf
+    ]
     stages += [
-        build_reward_in_prompt_flow(store=store, **b.model_dump())
+        _log("ingest", ingest_prompts(store=store, **p.model_dump())) for p in run.ingest.prompts
+    ]
+    if run.generate:
+        stages.append(_log("generate", generate(store=store, **run.generate.model_dump())))
+    return stages
+
+
+def _label(run: RunConfig) -> list[dict[str, Any]]:
+    store, stages = run.store, []
+    for rm in run.reward_models:
+        stages.append(_log("build", build_preference_flow(store=store, **rm.build())))
+        stages.append(_log("reward model", launch_training(store, rm.train(store))))
+    for entry in run.label:
+        parameters = entry.model_dump()
+        stages.append(_log("label", label(store=store, **parameters)))
+    if run.annotate and run.annotate.push:
+        stages.append(
+            _log("annotate", annotate_push(store=store, **run.annotate.push.model_dump()))
+        )
+    for project in run.annotate.pull if run.annotate else []:
+        stages.append(_log("annotate", annotate_pull(store=store, project=project)))
+    return stages
+
+
+def _build_and_train(run: RunConfig) -> list[dict[str, Any]]:
+    store = run.store
+    stages = [
+        _log("build", build_preference_flow(store=store, **b.model_dump()))
+        for b in run.build.preference
+    ]
+    stages += [
+        _log("build", build_reward_in_prompt_flow(store=store, **b.model_dump()))
         for b in run.build.reward_in_prompt
     ]
-    stages += [export_dataset(store=store, **e.model_dump()) for e in run.export]
-    stages += [launch_training(store, t) for t in run.train]
-    return {
+    stages += [_log("export", export_dataset(store=store, **e.model_dump())) for e in run.export]
+    stages += [_log("train", launch_training(store, t)) for t in run.train]
+    stages += [_log("evaluate", launch_evaluation(store, e)) for e in run.evaluate]
+    if run.self_reward:
+        from prefsmith.flows.self_reward import self_reward
+
+        stages.append(_log("self-reward", self_reward(store=store, **run.self_reward.model_dump())))
+    return stages
+
+
+@flow(name="pipeline", log_prints=True)
+def pipeline(config: str, store: str | None = None) -> dict[str, Any]:
+    """Run the stages of the YAML run config at `config`; `store` overrides its store.
+
+    Returns the run summary: every stage's summary, the store's counts, the datasets
+    built, the report's path and the wall time."""
+    started = time.perf_counter()
+    run = load_run_config(config, store)
+    check_run(run)
+    stages = _ingest(run) + _label(run) + _build_and_train(run)
+    summary: dict[str, Any] = {
         "command": "run",
         "config": config,
-        "store": store,
+        "store": run.store,
         "stages": stages,
-        **Store(store).summary(),
-        "seconds": round(time.perf_counter() - started, 3),
+        "datasets": [str(Path(run.store) / "datasets" / name) for name in run.datasets()],
+        **Store(run.store).summary(),
     }
+    if run.report.enabled:
+        from prefsmith.flows.run_report import write_run_report
+
+        output = Path(run.report.output or Path(run.store) / "report")
+        summary["seconds"] = round(time.perf_counter() - started, 3)
+        summary["report"] = str(write_run_report(run, summary, output) / "report.md")
+    summary["seconds"] = round(time.perf_counter() - started, 3)
+    return summary

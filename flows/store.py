@@ -66,6 +66,11 @@ class Store:
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
+        if "{{" in str(root):  # a prefect.yaml placeholder that `prefect deploy` couldn't fill
+            raise UserError(
+                f"store path {root!r} is an unfilled placeholder: set PREFSMITH_STORE in the "
+                "shell that runs `prefect deploy`, or pass --param store=DIR"
+            )
         if self.root.exists() and not self.root.is_dir():
             raise UserError(f"store path {self.root} exists and is not a directory")
         self._keys: dict[str, set[str]] = {}

@@ -115,12 +115,20 @@ class Labeler(ABC):
         )
 
 
-def build_labeler(key: str, options: dict[str, Any]) -> Labeler:
-    """The labeler registered as `key`, with validated options (UserError naming the key)."""
+def options_of(key: str, options: dict[str, Any]) -> LabelerOptions:
+    """The validated options of the labeler registered as `key` (UserError naming the key),
+    without building it: for a model that an earlier stage of the run will make."""
     from prefsmith.labelers.registry import REGISTRY
     from prefsmith.schemas.config import validate
 
     if key not in REGISTRY:
         raise UserError(f"unknown labeler {key!r}; labelers: {', '.join(sorted(REGISTRY))}")
-    cls = REGISTRY[key]
-    return cls(validate(cls.Options, options, where=f"labeler {key}: "))
+    return validate(REGISTRY[key].Options, options, where=f"labeler {key}: ")
+
+
+def build_labeler(key: str, options: dict[str, Any]) -> Labeler:
+    """The labeler registered as `key`, with validated options (UserError naming the key)."""
+    from prefsmith.labelers.registry import REGISTRY
+
+    options_ = options_of(key, options)
+    return REGISTRY[key](options_)

@@ -9,7 +9,12 @@ from typing import Any, ClassVar, Literal
 
 from prefsmith.labelers.base import Labeler, LabelerOptions
 from prefsmith.labelers.chat_client import ChatClient, ChatResult
-from prefsmith.labelers.endpoints import check_endpoint, open_endpoint
+from prefsmith.labelers.endpoints import (
+    check_endpoint,
+    endpoint_model,
+    is_transformers_endpoint,
+    open_endpoint,
+)
 
 
 class ChatLabelerOptions(LabelerOptions):
@@ -35,6 +40,8 @@ class ChatLabeler(Labeler):
     def __init__(self, options: ChatLabelerOptions) -> None:
         super().__init__(options)
         check_endpoint(options.endpoint, options.model)
+        # The weights' hash for a transformers endpoint: computed once, not per label.
+        self.endpoint_model = endpoint_model(options.endpoint, options.model)
         self.opened = contextlib.ExitStack()
         self.client: ChatClient | None = None
 
@@ -45,11 +52,9 @@ class ChatLabeler(Labeler):
 
     def endpoint_fingerprint(self) -> dict[str, Any]:
         o = self.options
-        return {
-            "endpoint": o.endpoint,
-            "model": o.model or "bundled-smollm2-135m-instruct",
-            "structured": self.structured,
-        }
+        # A transformers endpoint is identified by its weights, not by where they lie.
+        endpoint = "transformers" if is_transformers_endpoint(o.endpoint) else o.endpoint
+        return {"endpoint": endpoint, "model": self.endpoint_model, "structured": self.structured}
 
     def load(self) -> None:
         if self.client is not None:

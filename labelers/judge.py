@@ -4,6 +4,7 @@
     prefsmith label --labeler judge --mode single --endpoint https://api.openai.com/v1 --model gpt-4o-mini
     prefsmith label --labeler judge --mode reference            # MT-Bench math, reasoning, coding
     prefsmith label --labeler judge --mode logprob --endpoint local
+    prefsmith label --labeler judge --mode single-logprob --endpoint transformers:models/dpo
 
 `pairwise` judges every pair of a prompt's candidates in both orders: the label is
 the verdict both orders give, or `inconsistent` (kept as such, never a tie).
@@ -11,7 +12,10 @@ the verdict both orders give, or `inconsistent` (kept as such, never a tie).
 `Score: <n>`; `reference` grades one answer against the prompt's reference answer
 and `reference-pairwise` compares two with it. `logprob` asks for one token in
 both orders and scores a pair by the normalised probability of the verdict
-letters (the server must return `top_logprobs`): no text is parsed. Output that
+letters (the server must return `top_logprobs`): no text is parsed.
+`single-logprob` grades each answer with the additive rubric from one token: the
+score is the expected digit under the renormalised probabilities of 1-5 (G-Eval),
+for small judges that can't keep a `Score: n` format. Output that
 can't be parsed is asked again at temperature 0 (`--parse-retries`), then labeled
 `unparseable` with the raw text kept. Templates are files; their text is part of
 the fingerprint, and every label keeps its token usage.
@@ -31,11 +35,13 @@ from prefsmith.labelers.judge_verdicts import (
     STRUCTURED_INSTRUCTION,
     SWAP,
     VERDICT_SCORES,
+    expected_digit_score,
     first_wins_probability,
     logprob_summary,
     pairwise_summary,
     parse_score,
     parse_verdict,
+    score_summary,
 )
 from prefsmith.schemas import ids
 from prefsmith.schemas.errors import UserError
@@ -51,13 +57,17 @@ MODES = {  # mode: (unit, label kind)
     "reference": ("candidate", "score"),
     "reference-pairwise": ("pair", "pairwise"),
     "logprob": ("pair", "pairwise"),
+    "single-logprob": ("candidate", "score"),
 }
+LOGPROB_MODES = ("logprob", "single-logprob")  # one token, read from its probabilities
 TOP_LOGPROBS = 20  # the most OpenAI returns
 NO_REFERENCE = "no_reference: the prompt has no reference answer"
 
 
 class JudgeOptions(ChatLabelerOptions):
-    mode: Literal["pairwise", "single", "reference", "reference-pairwise", "logprob"] = "pairwise"
+    mode: Literal[
+        "pairwise", "single", "reference", "reference-pairwise", "logprob", "single-logprob"
+    ] = "pairwise"
 
 
 class JudgeLabeler(ChatLabeler):
@@ -80,17 +90,18 @@ class JudgeLabeler(ChatLabeler):
 
     def fingerprint_parts(self) -> dict[str, Any]:
         o = self.options
+        one_token = o.mode in LOGPROB_MODES
         return {
             **self.endpoint_fingerprint(),
             "mode": o.mode,
             "template": ids.hash_key(self.template),
-            "max_tokens": 1 if o.mode == "logprob" else o.max_tokens,
-            "temperature": 0.0 if o.mode == "logprob" else o.temperature,
+            "max_tokens": 1 if one_token else o.max_tokens,
+            "temperature": 0.0 if one_token else o.temperature,
         }
 
     @property
     def structured(self) -> bool:
-        return self.options.mode != "logprob" and super().structured
+        return self.options.mode not in LOGPROB_MODES and super().structured
 
     def _prompt(self, item: Item, first: str, second: str | None = None) -> list[dict[str, str]]:
         text = self.template.format(
@@ -122,8 +133,8 @@ class JudgeLabeler(ChatLabeler):
         asked = [i for i, item in enumerate(items) if item.reference or not needs_reference]
         labels = {i: self.make_label(items[i], None, error=NO_REFERENCE) for i in range(len(items))}
         judge = {"candidate": self._grade, "pair": self._pairwise}[self.unit]
-        if self.options.mode == "logprob":
-            judge = self._logprob
+        if self.options.mode in LOGPROB_MODES:
+            judge = self._logprob if self.unit == "pair" else self._score_logprob
         if asked:
             labels.update(zip(asked, judge([items[i] for i in asked]), strict=True))
         return [labels[i] for i in range(len(items))]
@@ -167,18 +178,42 @@ class JudgeLabeler(ChatLabeler):
             labels.append(self.make_label(item, scores, details, error=error))
         return labels
 
-    def _logprob(self, items: list[Item]) -> list[Label]:
+    def _first_tokens(self, prompts: list[list[dict[str, str]]]) -> list[ChatResult]:
+        """One answer token per prompt, with its top alternatives' logprobs."""
         sampling = {
             "max_tokens": 1,
             "temperature": 0.0,
             "logprobs": True,
             "top_logprobs": TOP_LOGPROBS,
         }
-        results = self.client.chat_many([(p, sampling) for p in self._both_orders(items)])
+        results = self.client.chat_many([(p, sampling) for p in prompts])
         if all(r.error is None and r.top_logprobs is None for r in results):
+            instead = "pairwise" if self.unit == "pair" else "single"
             raise UserError(
-                f"{self.client.base_url} returned no top_logprobs; use --mode pairwise with it"
+                f"{self.client.base_url} returned no top_logprobs; use --mode {instead} with it"
             )
+        return results
+
+    def _score_logprob(self, items: list[Item]) -> list[Label]:
+        """The rubric's total as the expected digit 1-5 of the first answer token."""
+        results = self._first_tokens([self._prompt(item, item.contents[0]) for item in items])
+        labels = []
+        for item, result in zip(items, results, strict=True):
+            details: dict[str, Any] = {"top_logprobs": result.top_logprobs, "usage": result.usage}
+            found = expected_digit_score(result.top_logprobs)
+            error = result.error
+            if not error and found is None:
+                error = "no_score_tokens: no digit 1-5 among the top answer tokens"
+            if error:
+                labels.append(self.make_label(item, None, details, error=error))
+                continue
+            score, probabilities, mass = found
+            details.update(digit_probabilities=probabilities, digit_mass=mass)
+            labels.append(self.make_label(item, [score], details))
+        return labels
+
+    def _logprob(self, items: list[Item]) -> list[Label]:
+        results = self._first_tokens(self._both_orders(items))
         labels = []
         for index, item in enumerate(items):
             r1, r2 = results[2 * index], results[2 * index + 1]
@@ -203,4 +238,6 @@ class JudgeLabeler(ChatLabeler):
         """Position and consistency figures of this run's pairwise judgments."""
         if self.options.mode == "logprob":
             return logprob_summary(labels)
+        if self.options.mode == "single-logprob":
+            return score_summary(labels)
         return pairwise_summary(labels) if self.unit == "pair" else {}

@@ -79,6 +79,40 @@ def first_wins_probability(top_logprobs: dict[str, float] | None) -> float | Non
     return mass["A"] / total if total > 0 else None
 
 
+def expected_digit_score(
+    top_logprobs: dict[str, float] | None, digits: str = "12345"
+) -> tuple[float, dict[str, float], float] | None:
+    """G-Eval's score: the expected digit under the digits' renormalised probabilities.
+
+    Returns (score, {digit: probability}, digit mass), the mass being how much of the
+    first token's distribution the digits held (` 4` counts as 4); None when no digit
+    is among the tokens given."""
+    mass = dict.fromkeys(digits, 0.0)
+    for token, logprob in (top_logprobs or {}).items():
+        digit = token.strip()
+        if digit in mass:
+            mass[digit] += math.exp(logprob)
+    total = sum(mass.values())
+    if total <= 0:
+        return None
+    probabilities = {digit: p / total for digit, p in mass.items()}
+    score = sum(int(digit) * p for digit, p in probabilities.items())
+    return score, {d: round(p, 6) for d, p in probabilities.items()}, round(total, 6)
+
+
+def score_summary(labels: list[Label]) -> dict[str, Any]:
+    """Mean score and mean digit mass of a run's `single-logprob` grades."""
+    graded = [label for label in labels if label.error is None and label.scores]
+    if not graded:
+        return {}
+    return {
+        "mean_score": round(sum(label.scores[0] for label in graded) / len(graded), 4),
+        "mean_digit_mass": round(
+            sum(label.details["digit_mass"] for label in graded) / len(graded), 4
+        ),
+    }
+
+
 def pairwise_summary(labels: list[Label]) -> dict[str, Any]:
     """Consistency across the two orders, first-position win rate and tie rate."""
     judged = [label for label in labels if label.details.get("order_ab") is not None]

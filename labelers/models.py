@@ -49,7 +49,8 @@ def resolve_dtype(dtype: str, device: str) -> Any:
 
 
 def model_identity(model: str) -> dict[str, Any]:
-    """What identifies a model's weights: Hub id (and revision), or a content hash of a folder.
+    """What identifies a model's weights: Hub id (and revision), or a content hash of a folder
+    (or of one weights file, a GGUF).
 
     A local folder is hashed from its config and the head and tail of each weights
     file (with the file sizes): cheap, and it changes whenever the weights do.
@@ -59,8 +60,12 @@ def model_identity(model: str) -> dict[str, Any]:
         if model.startswith(("/", "./", "../", "~")) or model.count("/") > 1:
             raise UserError(f"--model {model}: no such folder (and not a Hub id like org/name)")
         return {"model": model}
-    files = sorted(
-        p for p in path.iterdir() if p.suffix in (".safetensors", ".bin", ".gguf", ".json")
+    files = (
+        [path]
+        if path.is_file()  # one weights file (a GGUF)
+        else sorted(
+            p for p in path.iterdir() if p.suffix in (".safetensors", ".bin", ".gguf", ".json")
+        )
     )
     if not files:
         raise UserError(

@@ -116,6 +116,7 @@ class PreferenceBuildConfig(DatasetBuildConfig):
     """`prefsmith build preference` (`--from` on the command line is `from_labelers` here)."""
 
     from_labelers: list[str] = Field(min_length=1)
+    origins: list[str] | None = None  # only candidates whose origin starts with one of these
     pairs: Literal["best-worst", "all", "quantile", "adjacent"] = "best-worst"
     combine: Literal["agree", "vote"] = "agree"
     weights: dict[str, float] = Field(default_factory=dict)
@@ -192,21 +193,3 @@ class TrainConfig(StrictModel):
         else:
             options = {"policy": self.base, "lora_r": self.lora_r}
         return {**options, "overrides": self.settings, "resume": self.resume}
-
-
-class RunConfig(StrictModel):
-    """A whole run (`prefsmith run CONFIG`); later stages join as they are built.
-
-    Relative paths are relative to the working directory the run starts in.
-    """
-
-    store: str = "prefsmith-store"
-    ingest: IngestStage = Field(default_factory=IngestStage)
-    build: BuildStage = Field(default_factory=BuildStage)
-    export: list[ExportConfig] = Field(default_factory=list)
-    train: list[TrainConfig] = Field(default_factory=list)
-
-
-def load_run_config(path: str | Path) -> RunConfig:
-    """Read and validate a run config; UserError naming the file and the key."""
-    return validate(RunConfig, load_yaml(path), where=f"{path}: ")

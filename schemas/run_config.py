@@ -1,0 +1,172 @@
+"""The run config of `prefsmith run CONFIG`: one strict model per pipeline stage.
+
+Stages run in this order, each optional:
+
+    ingest -> generate -> reward_models -> label -> annotate -> build -> export
+           -> train -> evaluate -> self_reward -> report
+
+`reward_models` trains the reward models the `label` stage uses (from the human
+labels already in the store); `train` fine-tunes on the datasets `build` made.
+Any string value may contain `{store}`, replaced by the run's store directory, so
+models and reports live next to the data they came from (`--store` moves them too).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field
+
+from prefsmith.schemas.config import (
+    BuildStage,
+    DatasetBuildConfig,
+    ExportConfig,
+    IngestStage,
+    StrictModel,
+    TrainConfig,
+    load_yaml,
+    validate,
+)
+from prefsmith.schemas.errors import UserError
+from prefsmith.schemas.self_reward import SelfRewardConfig
+
+
+class GenerateConfig(StrictModel):
+    """`generate:`: N candidates per prompt from an OpenAI-compatible server (or `local`)."""
+
+    n: int = Field(default=2, ge=1)
+    endpoint: str = "local"
+    model: str | None = None
+    temperature: float = Field(default=0.7, ge=0)
+    top_p: float = Field(default=0.95, gt=0, le=1)
+    max_tokens: int = Field(default=256, ge=1)
+    seed: int | None = 0
+    max_concurrency: int = Field(default=4, ge=1)
+    timeout: float = Field(default=120.0, gt=0)
+    requests_per_minute: float | None = None
+    tokens_per_minute: float | None = None
+    limit: int | None = Field(default=None, ge=1)
+    sources: list[str] | None = None  # only prompts whose source starts with one of these
+    first_turn_only: bool = False  # multi-turn prompts: answer the first turn only
+
+
+class LabelConfig(StrictModel):
+    """One `label:` entry: a labeler (registry key) and its options, as `prefsmith label`."""
+
+    labeler: str
+    options: dict[str, Any] = Field(default_factory=dict)
+    limit: int | None = Field(default=None, ge=1)
+    origins: list[str] | None = None  # only candidates whose origin starts with one of these
+    shards: int = Field(default=1, ge=1)
+    task_runner: str | None = None  # threads (default), dask, dask://HOST:PORT, ray, ray://…
+
+
+class RewardModelStage(DatasetBuildConfig):
+    """One `reward_models:` entry: RM pairs from labels already in the store (human ones,
+    usually), and a reward model trained on them before the `label` stage runs."""
+
+    from_labelers: list[str] = Field(min_length=1)
+    output: str | None = None  # default: STORE/models/NAME
+    base: str | None = None  # default: the bundled all-MiniLM-L6-v2
+    max_length: int = Field(default=256, ge=8)
+    settings: dict[str, Any] = Field(default_factory=dict)
+
+    def build(self) -> dict[str, Any]:
+        """The preference build's settings (the flow's parameters)."""
+        keys = ("name", "splits", "seed", "license", "from_labelers")
+        return {k: getattr(self, k) for k in keys}
+
+    def train(self, store: str) -> TrainConfig:
+        return TrainConfig(
+            trainer="rm",
+            dataset=self.name,
+            output=self.output or str(Path(store) / "models" / self.name),
+            base=self.base,
+            max_length=self.max_length,
+            settings=self.settings,
+        )
+
+
+class AnnotatePushConfig(StrictModel):
+    """`annotate: push:`: the parameters of the `annotate-push` flow."""
+
+    project: str
+    template: Literal["ranker", "pairwise"] = "ranker"
+    select: Literal["all", "random", "disagreement", "margin", "inconsistent"] = "all"
+    labelers: list[str] | None = None
+    predictions_from: list[str] | None = None
+    limit: int | None = Field(default=None, ge=1)
+    per_prompt: int | None = Field(default=None, ge=1)
+    max_candidates: int = Field(default=4, ge=2)
+    seed: int = 0
+
+
+class AnnotateStage(StrictModel):
+    """`annotate:`: push items to Label Studio and/or pull its annotations back
+    (LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY come from the environment)."""
+
+    push: AnnotatePushConfig | None = None
+    pull: list[str] = Field(default_factory=list)  # project titles
+
+
+class EvaluateConfig(StrictModel):
+    """One `evaluate:` entry: `reward-matching` of a reward-conditioned policy, or `dpo`
+    (a tuned policy against its base); `options` are the evaluation's keyword options."""
+
+    kind: Literal["reward-matching", "dpo"]
+    dataset: str
+    output: str
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class ReportConfig(StrictModel):
+    """`report:`: the run report (Markdown and a self-contained HTML page, with plots)."""
+
+    enabled: bool = True
+    output: str | None = None  # default: STORE/report
+    examples: int = Field(default=3, ge=0)
+
+
+class RunConfig(StrictModel):
+    """A whole run (`prefsmith run CONFIG`). Relative paths are relative to the working
+    directory the run starts in."""
+
+    store: str = "prefsmith-store"
+    ingest: IngestStage = Field(default_factory=IngestStage)
+    generate: GenerateConfig | None = None
+    reward_models: list[RewardModelStage] = Field(default_factory=list)
+    label: list[LabelConfig] = Field(default_factory=list)
+    annotate: AnnotateStage | None = None
+    build: BuildStage = Field(default_factory=BuildStage)
+    export: list[ExportConfig] = Field(default_factory=list)
+    train: list[TrainConfig] = Field(default_factory=list)
+    evaluate: list[EvaluateConfig] = Field(default_factory=list)
+    self_reward: SelfRewardConfig | None = None
+    report: ReportConfig = Field(default_factory=ReportConfig)
+
+    def datasets(self) -> list[str]:
+        """Names of the datasets this run builds, in order."""
+        builds = [*self.reward_models, *self.build.preference, *self.build.reward_in_prompt]
+        return [b.name for b in builds]
+
+
+def _with_store(value: Any, store: str) -> Any:
+    if isinstance(value, str):
+        return value.replace("{store}", store)
+    if isinstance(value, dict):
+        return {k: _with_store(v, store) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_with_store(v, store) for v in value]
+    return value
+
+
+def load_run_config(path: str | Path, store: str | None = None) -> RunConfig:
+    """Read and validate a run config (UserError naming the file and the key); `store`
+    overrides the config's, and `{store}` in any value becomes the store directory."""
+    raw = load_yaml(path)
+    where = f"{path}: "
+    store = store or validate(RunConfig, raw, where=where).store
+    if "{store}" in store:
+        raise UserError(f"{where}store: may not itself contain {{store}}")
+    return validate(RunConfig, _with_store({**raw, "store": store}, store), where=where)

@@ -1,0 +1,116 @@
+"""The pipeline's config handling, and the README's main job run end to end."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from cli_runner import runner
+
+from prefsmith.flows.cli import app
+from prefsmith.flows.pipeline import check_run
+from prefsmith.flows.run_report import tidy_markdown
+from prefsmith.schemas.errors import UserError
+from prefsmith.schemas.run_config import load_run_config
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def write_config(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "run.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_store_placeholder_follows_the_store_override(tmp_path):
+    config = write_config(
+        tmp_path,
+        "store: s1\n"
+        "label:\n  - labeler: reward_model\n    options: {model: '{store}/models/rm'}\n"
+        "train:\n  - {trainer: dpo, dataset: d, output: '{store}/models/dpo'}\n",
+    )
+    run = load_run_config(config)
+    assert run.label[0].options["model"] == "s1/models/rm"
+    moved = load_run_config(config, store="/tmp/elsewhere")
+    assert moved.store == "/tmp/elsewhere"
+    assert moved.train[0].output == "/tmp/elsewhere/models/dpo"
+
+
+def test_unknown_keys_are_named_with_their_path(tmp_path):
+    config = write_config(tmp_path, "label:\n  - labeler: judge\n    optoins: {}\n")
+    with pytest.raises(UserError, match=r"unknown key 'label\.0\.optoins'"):
+        load_run_config(config)
+
+
+def test_check_run_catches_mistakes_before_any_stage(tmp_path):
+    store = str(tmp_path / "store")
+    bad_option = write_config(
+        tmp_path, "label:\n  - labeler: judge\n    options: {mode: pairwise, temprature: 1}\n"
+    )
+    with pytest.raises(UserError, match="temprature"):
+        check_run(load_run_config(bad_option, store))
+    missing = write_config(
+        tmp_path, "train:\n  - {trainer: dpo, dataset: nowhere, output: '{store}/m'}\n"
+    )
+    with pytest.raises(UserError, match="neither built by this run"):
+        check_run(load_run_config(missing, store))
+    # A reward model that an earlier stage of the same run trains need not exist yet.
+    trained_here = write_config(
+        tmp_path,
+        "reward_models:\n  - {name: rm-pairs, from_labelers: ['human:hh-rlhf']}\n"
+        "label:\n  - labeler: reward_model\n    options: {model: '{store}/models/rm-pairs'}\n",
+    )
+    check_run(load_run_config(trained_here, store))
+
+
+def test_run_with_a_bad_config_is_one_line(tmp_path):
+    config = write_config(tmp_path, "generate: {n: 0}\n")
+    result = runner.invoke(app, ["run", str(config)])
+    assert result.exit_code == 2
+    assert "generate.n" in result.output and "Traceback" not in result.output
+
+
+def test_tidy_markdown_separates_blocks():
+    text = "# a\ntext\n| x |\n|---|\n| 1 |\n## b\n\n\n\nmore\n"
+    assert tidy_markdown(text) == "# a\n\ntext\n\n| x |\n|---|\n| 1 |\n\n## b\n\nmore\n"
+
+
+@pytest.mark.slow
+@pytest.mark.prefect
+def test_quickstart_runs_every_stage_and_reruns_for_free(tmp_path, monkeypatch):
+    """The README's main job, as a user runs it (in a copy of the repo's configs and data)."""
+    for folder in ("configs", "data"):
+        shutil.copytree(REPO / folder, tmp_path / folder)
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["run", "configs/quickstart.yaml", "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    store = tmp_path / "quickstart-store"
+    assert Path(summary["report"]) == store / "report" / "report.md"
+    report = Path(summary["report"]).read_text()
+    for section in ("## Stages", "### Score distributions", "## Agreement", "## Fine-tuning"):
+        assert section in report
+    html = (store / "report" / "report.html").read_text()
+    assert html.count("data:image/png;base64,") >= 3  # scores, agreement, reward matching
+    assert {Path(d).name for d in summary["datasets"]} == {
+        "hh-rm-pairs",
+        "hh-rlhf-harmless-pairs",
+        "mt-bench-pairs",
+        "hh-reward-in-prompt",
+    }
+    stages = {s["stage"]: s for s in summary["stages"]}
+    assert stages["generate"]["generated"] == 16  # 8 MT-Bench prompts, 2 answers each
+    labels = summary["labels_by_labeler"]
+    assert labels["rm-hh"] == summary["tables"]["candidates"]
+    assert labels["yes_no"] == 16 and labels["judge"] == 8  # generated candidates only
+    assert (store / "models" / "dpo" / "prefsmith-train.json").is_file()
+    assert (store / "eval" / "reward-matching" / "eval.json").is_file()
+
+    again = runner.invoke(app, ["run", "configs/quickstart.yaml", "--json"])
+    assert again.exit_code == 0, again.output
+    rerun = json.loads(again.stdout.strip().splitlines()[-1])
+    assert rerun["tables"] == summary["tables"]
+    assert rerun["labels_by_labeler"] == labels
+    by_command = [s for s in rerun["stages"] if s["stage"] in ("reward model", "train", "evaluate")]
+    assert by_command and all(s.get("skipped") == "up to date" for s in by_command)
+    assert all(s.get("labeled", 0) == 0 for s in rerun["stages"] if s["stage"] == "label")
