@@ -49,16 +49,23 @@ def load_causal_lm(path: str | None, device: str, dtype: str) -> tuple[Any, Any]
 
         path = str(smollm2_checkpoint())  # the GGUF converted once: loads in a second
     where = Path(path).expanduser()
+    from prefsmith.labelers.bundled import smollm2_checkpoint, smollm2_gguf
+
+    if where.is_file() and where.resolve() == smollm2_gguf().resolve():
+        where = smollm2_checkpoint()  # the same weights, converted once: loads in a second
     folder, extra = (where.parent, {"gguf_file": where.name}) if where.is_file() else (where, {})
+    # A GGUF file is dequantized at load: asking for a dtype there left tied weights on the
+    # meta device (transformers 5), so it loads as it is stored and is cast afterwards.
+    options = extra or {"dtype": resolve_dtype(dtype, device)}
     try:
         tokenizer = AutoTokenizer.from_pretrained(folder, padding_side="left", **extra)
-        model = AutoModelForCausalLM.from_pretrained(
-            folder, dtype=resolve_dtype(dtype, device), **extra
-        )
+        model = AutoModelForCausalLM.from_pretrained(folder, **options)
     except OSError as error:
         raise UserError(f"{path}: cannot load a causal LM ({str(error).splitlines()[0]})") from None
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
+    if extra:
+        model = model.to(resolve_dtype(dtype, device))
     return model.to(device).eval(), tokenizer
 
 

@@ -63,6 +63,16 @@ def test_check_run_catches_mistakes_before_any_stage(tmp_path):
     check_run(load_run_config(trained_here, store))
 
 
+def test_self_reward_section_is_checked_before_any_stage(tmp_path):
+    config = write_config(tmp_path, "self_reward: {iterations: 2, policy: '{store}/no-model'}\n")
+    run = load_run_config(config, str(tmp_path / "store"))
+    assert run.self_reward.policy == f"{tmp_path}/store/no-model"
+    with pytest.raises(UserError, match="no-model"):
+        check_run(run)
+    shipped = load_run_config(REPO / "configs" / "self_reward.yaml")
+    assert shipped.self_reward.iterations == 2
+
+
 def test_run_with_a_bad_config_is_one_line(tmp_path):
     config = write_config(tmp_path, "generate: {n: 0}\n")
     result = runner.invoke(app, ["run", str(config)])
@@ -86,7 +96,7 @@ def test_quickstart_runs_every_stage_and_reruns_for_free(tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     store = tmp_path / "quickstart-store"
-    assert Path(summary["report"]) == store / "report" / "report.md"
+    assert Path(summary["report"]).resolve() == store / "report" / "report.md"  # cwd: tmp_path
     report = Path(summary["report"]).read_text()
     for section in ("## Stages", "### Score distributions", "## Agreement", "## Fine-tuning"):
         assert section in report
