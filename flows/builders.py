@@ -13,7 +13,7 @@ from typing import Any
 import polars as pl
 
 from prefsmith.flows.dataset_files import write_dataset
-from prefsmith.flows.store import Store
+from prefsmith.flows.store import Store, starts_with_any
 from prefsmith.schemas.annotation import HUMAN_LABELER, aggregate
 from prefsmith.schemas.config import PreferenceBuildConfig, RewardInPromptBuildConfig
 from prefsmith.schemas.errors import UserError
@@ -64,7 +64,7 @@ def _texts(store: Store, prompt_ids: set[str], candidate_ids: set[str]) -> tuple
 
 def candidates_of_origins(store: Store, origins: list[str]) -> set[str]:
     """Ids of the candidates whose origin starts with one of `origins`."""
-    matches = pl.any_horizontal([pl.col("origin").str.starts_with(o) for o in origins])
+    matches = starts_with_any("origin", origins)
     return set(
         store.scan("candidates")
         .filter(matches)

@@ -19,6 +19,7 @@ from prefect import flow, task
 from prefect.cache_policies import NONE
 
 from prefsmith.flows.store import Store
+from prefsmith.flows.task_runners import limit_slot
 
 TRAINERS = {
     "rm": "prefsmith.finetune.reward_model:train_reward_model",
@@ -37,9 +38,18 @@ def _resolve(path: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
+def accelerator_limit() -> str:
+    """`prefsmith-train-cuda` where a GPU is visible, else `prefsmith-train-cpu`: the Prefect
+    global concurrency limit a training run holds (when it exists on the server)."""
+    import torch
+
+    return f"prefsmith-train-{'cuda' if torch.cuda.is_available() else 'cpu'}"
+
+
 @task(name="train_model", cache_policy=NONE, persist_result=False)
 def train_task(store: str, trainer: str, dataset: str, output: str, options: dict) -> dict:
-    return _resolve(TRAINERS[trainer])(Store(store), dataset, Path(output), **options)
+    with limit_slot(accelerator_limit()):
+        return _resolve(TRAINERS[trainer])(Store(store), dataset, Path(output), **options)
 
 
 @flow(name="train")

@@ -19,7 +19,7 @@ from typing import Any
 import polars as pl
 
 from prefsmith.flows.ingestion import batched
-from prefsmith.flows.store import Store
+from prefsmith.flows.store import Store, starts_with_any
 from prefsmith.labelers.chat_client import ChatClient
 from prefsmith.schemas.errors import UserError
 from prefsmith.schemas.records import Candidate, load_json, to_table
@@ -55,9 +55,7 @@ def generate_candidates(
     origin = origin_of(client.model, sampling)
     prompts = store.scan("prompts")
     if sources:
-        prompts = prompts.filter(
-            pl.any_horizontal([pl.col("source").str.starts_with(s) for s in sources])
-        )
+        prompts = prompts.filter(starts_with_any("source", list(sources)))
     prompts = prompts.select("prompt_id", "messages", "followups").collect().rows()
     made = (
         store.scan("candidates")

@@ -17,8 +17,7 @@ and a retry labels only what is still missing. See docs/scale-out.md.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Any
 
 from prefect import flow, task, unmapped
@@ -28,7 +27,7 @@ from prefect.futures import wait
 from prefsmith.flows.labeling import merge_summaries, model_limit, run_labeler, transient_reason
 from prefsmith.flows.progress import progress_bar
 from prefsmith.flows.store import Store
-from prefsmith.flows.task_runners import check_scale_out, worker_api
+from prefsmith.flows.task_runners import check_scale_out, limit_slot, worker_api
 from prefsmith.flows.task_runners import task_runner as make_task_runner
 from prefsmith.labelers.base import Labeler, build_labeler
 
@@ -41,33 +40,9 @@ def retry_on_transient(task: Any, task_run: Any, state: Any) -> bool:
     return isinstance(error, BaseException) and transient_reason(error) is not None
 
 
-@contextmanager
-def model_slot(labeler: Labeler) -> Iterator[None]:
-    """Hold a slot of the labeler's concurrency limit while its model is loaded.
-
-    Only when the limit exists on the Prefect server (`prefect gcl create NAME --limit N`):
-    without one there is nothing to wait for, and no warning on every run.
-    """
-    name = model_limit(labeler)
-    if name is None or not _limit_exists(name):
-        yield
-        return
-    from prefect.concurrency.sync import concurrency
-
-    with concurrency(name, occupy=1, strict=False):
-        yield
-
-
-def _limit_exists(name: str) -> bool:
-    from prefect.client.orchestration import get_client
-    from prefect.exceptions import ObjectNotFound
-
-    with get_client(sync_client=True) as client:
-        try:
-            client.read_global_concurrency_limit_by_name(name)
-        except ObjectNotFound:
-            return False
-    return True
+def model_slot(labeler: Labeler) -> AbstractContextManager[None]:
+    """Hold a slot of the labeler's concurrency limit while its model is loaded."""
+    return limit_slot(model_limit(labeler))
 
 
 @task(

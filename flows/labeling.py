@@ -17,10 +17,8 @@ from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 from urllib.parse import urlsplit
 
-import polars as pl
-
 from prefsmith.flows.ingestion import batched
-from prefsmith.flows.store import Store
+from prefsmith.flows.store import Store, starts_with_any
 from prefsmith.labelers.base import Item, Labeler, is_transient
 from prefsmith.schemas.errors import UserError
 from prefsmith.schemas.records import Label, load_json, to_table
@@ -31,9 +29,7 @@ def store_items(store: Store, unit: str, origins: Sequence[str] | None = None) -
     with `origins`, only candidates whose origin starts with one of them (`generate:`)."""
     candidates = store.scan("candidates")
     if origins:
-        candidates = candidates.filter(
-            pl.any_horizontal([pl.col("origin").str.starts_with(o) for o in origins])
-        )
+        candidates = candidates.filter(starts_with_any("origin", list(origins)))
     candidates = candidates.select("candidate_id", "prompt_id", "content").collect()
     prompts = (
         store.scan("prompts").select("prompt_id", "messages", "reference", "metadata").collect()

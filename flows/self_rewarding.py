@@ -26,15 +26,13 @@ from typing import Any
 
 import polars as pl
 
-from prefsmith.flows.dataset_files import write_dataset
+from prefsmith.flows.builders import build_preference
 from prefsmith.flows.store import Store
 from prefsmith.labelers.judge import JudgeLabeler, JudgeOptions
 from prefsmith.schemas.config import PreferenceBuildConfig
 from prefsmith.schemas.errors import UserError
-from prefsmith.schemas.formats import preference_row
 from prefsmith.schemas.self_reward import (
     SelfRewardConfig,
-    best_worst_pairs,
     iteration_prompts,
     score_histogram,
     settings_changes,
@@ -147,79 +145,45 @@ def judge_for(policy: str | None, config: SelfRewardConfig) -> JudgeLabeler:
 
 def build_pairs(iteration: Iteration, origin: str, labeler: JudgeLabeler, min_margin: float):
     """Best vs worst judged candidate of each prompt, from this iteration's candidates and
-    this judge's labels only; written as the preference dataset `self-reward-iter-k`."""
+    this judge's labels only, built as the preference dataset `self-reward-iter-k` by the
+    same builder as `prefsmith build preference`; plus the scores' figures."""
     sub = Store(iteration.store)
     fingerprint = labeler.fingerprint()
-    candidates = (
-        sub.scan("candidates")
-        .filter(pl.col("origin") == origin)
-        .select("candidate_id", "prompt_id", "content")
-        .collect()
-    )
-    contents = dict(zip(candidates["candidate_id"], candidates["content"], strict=True))
     labels = (
         sub.scan("labels")
         .filter((pl.col("labeler") == labeler.name) & (pl.col("fingerprint") == fingerprint))
-        .select("prompt_id", "candidate_ids", "scores", "error")
+        .select("scores", "error")
         .collect()
     )
-    scores: dict[str, dict[str, float]] = {}
-    errors = 0
-    for prompt_id, ids, values, error in labels.iter_rows():
-        if error or not values or ids[0] not in contents:
-            errors += error is not None
-            continue
-        scores.setdefault(prompt_id, {})[ids[0]] = values[0]
-    pairs, drops = best_worst_pairs(scores, contents, min_margin)
-    graded = [s for by_candidate in scores.values() for s in by_candidate.values()]
+    graded = [values[0] for values, error in labels.iter_rows() if not error and values]
     figures = {
-        "candidates": candidates.height,
+        "candidates": sub.scan("candidates").filter(pl.col("origin") == origin).collect().height,
         "scored": len(graded),
-        "judge_errors": errors,
+        "judge_errors": sum(error is not None for _, error in labels.iter_rows()),
         "mean_score": round(sum(graded) / len(graded), 4) if graded else None,
         "score_histogram": score_histogram(graded),
-        "pairs": len(pairs),
-        "pair_drops": dict(drops.most_common()),
     }
-    if not pairs:
-        raise UserError(
-            f"iteration {iteration.k}: no pairs to train on (dropped: {dict(drops) or 'no scores'}); "
-            "more candidates (n), a higher temperature or a lower min_margin may help"
-        )
-    messages = dict(sub.scan("prompts").select("prompt_id", "messages").collect().iter_rows())
-    rows = [
-        preference_row(
-            {
-                **pair,
-                "prompt": messages[pair["prompt_id"]],
-                "chosen": contents[pair["chosen_id"]],
-                "rejected": contents[pair["rejected_id"]],
-            },
-            "conversational",
-        )
-        for pair in pairs
-    ]
-    longer = sum(len(contents[p["chosen_id"]]) > len(contents[p["rejected_id"]]) for p in pairs)
     build = PreferenceBuildConfig(
         name=iteration.dataset,
-        from_labelers=[labeler.name],
+        from_labelers=[f"{labeler.name}@{fingerprint}"],
+        origins=[origin],
         splits={"train": 1.0},
         min_margin=min_margin,
     )
-    source = {"labeler": labeler.name, "fingerprint": fingerprint, "labels": labels.height}
-    summary = {
-        "command": "build self-reward pairs",
-        "name": iteration.dataset,
-        "rows": len(rows),
-        "splits": {"train": len(rows)},
-        "drops": figures["pair_drops"],
-        "length_bias": round(longer / len(rows), 4),
-        "labelers": [{**source, "kind": "score"}],
+    try:
+        built = build_preference(sub, build)
+    except UserError as error:
+        raise UserError(
+            f"iteration {iteration.k}: {error}; more candidates (n), a higher temperature "
+            "or a lower min_margin may help"
+        ) from None
+    return {
+        **figures,
+        "pairs": built["rows"],
+        "pair_drops": built["drops"],
+        "dataset": iteration.dataset,
+        "dataset_path": built["path"],
     }
-    path = write_dataset(
-        sub, build, "preference", {"train": rows}, summary, label_sources=summary["labelers"]
-    )
-    return {**figures, "dataset": iteration.dataset, "dataset_path": str(path)}
 
 
 def train_policy(iteration: Iteration, policy: str | None, config: SelfRewardConfig) -> dict:

@@ -34,6 +34,13 @@ COMPRESSION = "zstd"
 TMP_PREFIX = ".tmp-"
 
 
+def starts_with_any(column: str, prefixes: list[str] | tuple[str, ...]) -> pl.Expr:
+    """A filter: rows whose `column` starts with one of `prefixes` (`origin`, `generate:`)."""
+    import polars as pl
+
+    return pl.any_horizontal([pl.col(column).str.starts_with(p) for p in prefixes])
+
+
 @dataclass(frozen=True, slots=True)
 class WriteResult:
     added: int

@@ -160,3 +160,31 @@ def worker_api(spec: RunnerSpec) -> Iterator[None]:
         return
     with temporary_settings({PREFECT_API_URL: str(client.api_url)}):
         yield
+
+
+@contextmanager
+def limit_slot(name: str | None) -> Iterator[None]:
+    """Hold one slot of the Prefect global concurrency limit `name` for the block.
+
+    Only when the limit exists on the Prefect server (`prefect gcl create NAME --limit N`):
+    without one there is nothing to wait for, and no warning on every run.
+    """
+    if name is None or not _limit_exists(name):
+        yield
+        return
+    from prefect.concurrency.sync import concurrency
+
+    with concurrency(name, occupy=1, strict=False):
+        yield
+
+
+def _limit_exists(name: str) -> bool:
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    with get_client(sync_client=True) as client:
+        try:
+            client.read_global_concurrency_limit_by_name(name)
+        except ObjectNotFound:
+            return False
+    return True

@@ -120,12 +120,14 @@ def propose_pairs(
         high = _quantile(everything, 1 - quantile) if everything else 0.0
         low = _quantile(everything, quantile) if everything else 0.0
         for prompt, scored in opinions.scores.items():
-            ranked = sorted(scored.items(), key=lambda kv: -kv[1])
+            # Equal scores go to the lower candidate id: the same pairs whatever the storage order.
+            ranked = sorted(scored.items(), key=lambda kv: (-kv[1], kv[0]))
             if len(ranked) < 2:
                 drops["single_candidate"] += 1
                 continue
             if mode == "best-worst":
-                candidates = [(ranked[0], ranked[-1])]
+                worst = min((kv for kv in ranked if kv[1] == ranked[-1][1]), key=lambda kv: kv[0])
+                candidates = [(ranked[0], worst)]
             elif mode == "all":
                 candidates = [(x, y) for i, x in enumerate(ranked) for y in ranked[i + 1 :]]
             else:

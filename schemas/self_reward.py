@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
@@ -83,42 +82,6 @@ def iteration_prompts(
     start = (iteration - 1) * count if rotate else 0
     chosen = [order[(start + i) % len(order)] for i in range(min(count, len(order)))]
     return list(dict.fromkeys(chosen))
-
-
-def best_worst_pairs(
-    scores: Mapping[str, Mapping[str, float]],
-    contents: Mapping[str, str],
-    min_margin: float = 0.0,
-) -> tuple[list[dict[str, Any]], Counter[str]]:
-    """Per prompt, its best-scored candidate over its worst: `{prompt_id, chosen_id,
-    rejected_id, margin}`. A prompt is skipped (and counted) when it has fewer than two
-    scored candidates, when best and worst tie or differ by `min_margin` or less, or when
-    their texts are the same: chosen == rejected never happens. Ties for best or worst
-    go to the lower candidate id, so the choice is reproducible."""
-    pairs, drops = [], Counter()
-    for prompt_id in sorted(scores):
-        scored = sorted(scores[prompt_id].items(), key=lambda kv: (-kv[1], kv[0]))
-        if len(scored) < 2:
-            drops["single_candidate"] += 1
-            continue
-        (best, high), low = scored[0], scored[-1][1]
-        worst = min((cid for cid, s in scored if s == low), default=scored[-1][0])
-        if high == low:
-            drops["tie"] += 1
-        elif high - low <= min_margin:
-            drops["below_margin"] += 1
-        elif contents.get(best, "").strip() == contents.get(worst, "").strip():
-            drops["same_content"] += 1
-        else:
-            pairs.append(
-                {
-                    "prompt_id": prompt_id,
-                    "chosen_id": best,
-                    "rejected_id": worst,
-                    "margin": round(high - low, 6),
-                }
-            )
-    return pairs, drops
 
 
 def score_histogram(scores: Sequence[float]) -> dict[str, int]:

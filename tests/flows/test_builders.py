@@ -185,3 +185,44 @@ def test_a_rebuild_replaces_the_dataset_whole(hh_store):
         "train-00000-of-00001.parquet",
     ]
     assert not [p for p in (hh_store.root / "datasets").iterdir() if p.name.startswith(".")]
+
+
+def test_best_worst_score_pairs_skip_ties_margins_identical_texts_and_other_origins(store_dir):
+    from prefsmith.schemas.records import Candidate, Prompt
+
+    store = Store(store_dir)
+    texts = {"a": "long answer", "b": "short", "c": "meh", "d": " short ", "e": "x", "f": "y"}
+    scores = {
+        "p1": {"a": 4.2, "b": 1.5, "c": 3.0},
+        "p2": {"b": 2.0, "d": 4.0},  # same text after stripping: one candidate, never a pair
+        "p3": {"e": 3.0, "f": 3.0},
+        "p4": {"a": 3.1, "c": 3.0},
+        "p5": {"a": 5.0},
+        "p6": {"z": 4.0, "y": 4.0, "x": 1.0, "w": 1.0},  # equal scores: the lower id
+    }
+    prompts = {p: Prompt(messages=[{"role": "user", "content": p}], source="t") for p in scores}
+    ids: dict[tuple[str, str], str] = {}
+    candidates, labels = [], []
+    for p, scored in scores.items():
+        for key, value in scored.items():
+            candidate = Candidate(prompts[p].prompt_id, texts.get(key, f"text {key}"), "gen:1")
+            candidates.append(candidate)
+            ids[p, key] = candidate.candidate_id
+            labels.append(
+                Label("j", "fp", "score", prompts[p].prompt_id, [candidate.candidate_id], [value])
+            )
+    other = Candidate(prompts["p5"].prompt_id, "from elsewhere", "hh-rlhf:chosen")
+    labels.append(Label("j", "fp", "score", other.prompt_id, [other.candidate_id], [0.0]))
+    store.write("prompts", to_table("prompts", list(prompts.values())))
+    store.write("candidates", to_table("candidates", [*candidates, other]))
+    store.write("labels", to_table("labels", labels))
+
+    config = PreferenceBuildConfig(
+        name="sr", from_labelers=["j"], origins=["gen:"], min_margin=0.5, splits={"train": 1.0}
+    )
+    built = build_preference(store, config)
+    assert built["drops"] == {"tie": 1, "below_margin": 1, "single_candidate": 2}  # p2, p5
+    rows = load(Path(built["path"]))["train"]
+    chosen = {(row["chosen_id"], row["rejected_id"]) for row in rows}
+    lowest = min(ids["p6", "z"], ids["p6", "y"]), min(ids["p6", "x"], ids["p6", "w"])
+    assert chosen == {(ids["p1", "a"], ids["p1", "b"]), lowest}  # equal scores: the lower id

@@ -1,5 +1,5 @@
-"""The self-rewarding loop's pure parts: settings, the choice of prompts, best-vs-worst pairs,
-the score histogram."""
+"""The self-rewarding loop's pure parts: settings, the choice of prompts, the score histogram
+(its best-vs-worst pairs come from the preference builder: tests/flows/test_builders.py)."""
 
 import pytest
 
@@ -8,7 +8,6 @@ from prefsmith.schemas.errors import UserError
 from prefsmith.schemas.self_reward import (
     DPO_DEFAULTS,
     SelfRewardConfig,
-    best_worst_pairs,
     iteration_prompts,
     prompt_order,
     score_histogram,
@@ -37,23 +36,6 @@ def test_prompts_are_a_seeded_choice_and_each_iteration_gets_its_own():
     assert third == prompt_order(ids, 0)[8:] + prompt_order(ids, 0)[:2]
     assert sorted(iteration_prompts(ids[:3], 5, 1, 0, rotate=True)) == ids[:3]  # no repeats
     assert iteration_prompts([], 4, 1, 0, rotate=True) == []
-
-
-def test_best_worst_pairs_skip_ties_margins_and_identical_texts():
-    contents = {"a": "long answer", "b": "short", "c": "meh", "d": " short ", "e": "x", "f": "y"}
-    scores = {
-        "p1": {"a": 4.2, "b": 1.5, "c": 3.0},
-        "p2": {"b": 2.0, "d": 4.0},  # same text after stripping: never chosen == rejected
-        "p3": {"e": 3.0, "f": 3.0},
-        "p4": {"a": 3.1, "c": 3.0},
-        "p5": {"a": 5.0},
-    }
-    pairs, drops = best_worst_pairs(scores, contents, min_margin=0.5)
-    assert pairs == [{"prompt_id": "p1", "chosen_id": "a", "rejected_id": "b", "margin": 2.7}]
-    assert drops == {"same_content": 1, "tie": 1, "below_margin": 1, "single_candidate": 1}
-    tied = {"p": {"z": 4.0, "y": 4.0, "x": 1.0, "w": 1.0}}
-    pairs, _ = best_worst_pairs(tied, {c: f"text {c}" for c in "zyxw"})
-    assert (pairs[0]["chosen_id"], pairs[0]["rejected_id"]) == ("y", "w")  # ties: lower id
 
 
 def test_histogram_counts_rounded_scores_in_every_bucket():
