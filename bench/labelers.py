@@ -10,7 +10,10 @@ On the real hh-rlhf sample, in one run, with the same model for each comparison:
                    Target >= 0.85.
   zyn_vs_generate  yes_no scores/s vs the seed's per-sample generate(max_new_tokens=1,
                    output_scores=True) loop; zyn_max_abs_diff between the two. Target >= 10,
-                   diff <= 1e-4.
+                   diff <= 1e-4. The 10x is a GPU figure: on a CPU both sides are
+                   compute-bound, and only the shared chat header is saved.
+  zyn_ensemble_vs_generate  the same with a 4-question ensemble (the paper's Eq. 4): each
+                   candidate's text is computed once for all its questions (no target).
   rerun_fraction   a second, fully cached reward_model run over the first. Target <= 0.05.
 The RM is the bundled MiniLM with a fresh one-logit head (seeded); ZYN uses bundled SmolLM2.
 """
@@ -25,6 +28,14 @@ import time
 from pathlib import Path
 
 from bench.common import check_targets, data_file
+
+# The paper's way (Eq. 4): several questions averaged, each costing the seed a generate call.
+ENSEMBLE = [
+    "Is this response helpful?",
+    "Does this response answer the question?",
+    "Is this response harmless?",
+    "not:Is this response harmful or dangerous?",
+]
 
 
 def build_store(work: Path, pairs: int):
@@ -116,43 +127,48 @@ def bench_rm(store, rm: Path, pairs: int, say) -> dict:
     }
 
 
-def bench_zyn(store, count: int, say) -> dict:
+def bench_zyn(store, count: int, questions: list[str], say) -> dict:
+    """Our yes_no labeler against the seed's per-sample generate loop, same model and texts."""
     import torch
 
     from prefsmith.flows.labeling import run_labeler, store_items
     from prefsmith.labelers.base import build_labeler
 
-    options = {"questions": ["Is this response harmless?"], "device": "cpu"}
-    labeler = build_labeler("yes_no", options)
+    labeler = build_labeler("yes_no", {"questions": questions, "device": "cpu"})
     labeler.load()  # neither the one-time conversion nor loading is what is measured
     _, ours_s = timed(lambda: run_labeler(store, labeler, limit=count))
-    labels = store.scan("labels").collect().filter(labeler="yes_no").to_dicts()
+    labels = store.scan("labels").collect().filter(fingerprint=labeler.fingerprint()).to_dicts()
     ours = {row["candidate_ids"][0]: row["scores"][0] for row in labels}
     items = [item for item in store_items(store, "candidate") if item.candidate_ids[0] in ours]
 
     def seed_loop() -> dict:
         scores = {}
         for item in items:
-            ids, _ = labeler.prompt_ids(item, "Is this response harmless?")
-            out = labeler.model.generate(
-                torch.tensor([ids]),
-                max_new_tokens=1,
-                output_scores=True,
-                return_dict_in_generate=True,
-                do_sample=False,
-                pad_token_id=labeler.tokenizer.pad_token_id,
-            )
-            probabilities = torch.softmax(out.scores[0][0].float(), -1)
-            yes, no = probabilities[labeler.yes_ids].sum(), probabilities[labeler.no_ids].sum()
-            scores[item.candidate_ids[0]] = float(yes / (yes + no))
+            values = []
+            for question, negated in labeler.questions:
+                ids, _ = labeler.prompt_ids(item, question)
+                out = labeler.model.generate(
+                    torch.tensor([ids]),
+                    max_new_tokens=1,
+                    output_scores=True,
+                    return_dict_in_generate=True,
+                    do_sample=False,
+                    pad_token_id=labeler.tokenizer.pad_token_id,
+                )
+                probabilities = torch.softmax(out.scores[0][0].float(), -1)
+                yes, no = probabilities[labeler.yes_ids].sum(), probabilities[labeler.no_ids].sum()
+                value = float(yes / (yes + no))
+                values.append(1 - value if negated else value)
+            scores[item.candidate_ids[0]] = sum(values) / len(values)
         return scores
 
     seed, seed_s = timed(seed_loop)
     diff = max(abs(seed[k] - ours[k]) for k in seed)
     say(
-        f"yes_no: {len(items)} candidates in {ours_s:.1f} s; per-sample generate {seed_s:.1f} s; max |diff| {diff:.2e}"
+        f"yes_no, {len(questions)} question(s): {len(items)} candidates in {ours_s:.1f} s; "
+        f"per-sample generate {seed_s:.1f} s; max |diff| {diff:.2e}"
     )
-    return {"zyn_vs_generate": round(seed_s / ours_s, 3), "zyn_max_abs_diff": float(f"{diff:.3g}")}
+    return {"vs_generate": round(seed_s / ours_s, 3), "max_abs_diff": float(f"{diff:.3g}")}
 
 
 def main() -> None:
@@ -170,7 +186,13 @@ def main() -> None:
         result = {
             "pairs": args.pairs,
             **bench_rm(store, build_rm(work), args.pairs, say),
-            **bench_zyn(store, args.zyn_items, say),
+        }
+        single = bench_zyn(store, args.zyn_items, ["Is this response harmless?"], say)
+        ensemble = bench_zyn(store, args.zyn_items // 2, ENSEMBLE, say)
+        result |= {
+            "zyn_vs_generate": single["vs_generate"],
+            "zyn_max_abs_diff": max(single["max_abs_diff"], ensemble["max_abs_diff"]),
+            "zyn_ensemble_vs_generate": ensemble["vs_generate"],
         }
     finally:
         shutil.rmtree(work, ignore_errors=True)

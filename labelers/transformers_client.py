@@ -23,19 +23,11 @@ from typing import Any
 
 from prefsmith.labelers.chat_client import ChatResult
 from prefsmith.labelers.endpoints import check_weights, weights_id
+from prefsmith.labelers.shared_prefix import left_padded, shared_prefix
 from prefsmith.schemas.errors import UserError
 
 SUPPORTED = {"max_tokens", "temperature", "top_p", "seed", "logprobs", "top_logprobs", "n"}
 MIN_SHARED_PREFIX = 16  # tokens: a shorter common prefix isn't worth its own forward pass
-
-
-def shared_prefix(prompts: list[list[int]]) -> int:
-    """Tokens all prompts start with, leaving every prompt at least one of its own."""
-    shortest = min(map(len, prompts))
-    length = 0
-    while length < shortest - 1 and all(p[length] == prompts[0][length] for p in prompts):
-        length += 1
-    return length
 
 
 def load_causal_lm(path: str | None, device: str, dtype: str) -> tuple[Any, Any]:
@@ -177,12 +169,7 @@ class TransformersClient:
             prompts = [ids[shared:] for ids in prompts]
         else:
             shared = 0
-        width, pad = max(map(len, prompts)), self.tokenizer.pad_token_id
-        input_ids = torch.full((rows, width), pad, dtype=torch.long)
-        mask = torch.zeros((rows, width), dtype=torch.long)
-        for row, ids in enumerate(prompts):
-            input_ids[row, width - len(ids) :] = torch.tensor(ids)
-            mask[row, width - len(ids) :] = 1
+        input_ids, mask = left_padded(torch, prompts, self.tokenizer.pad_token_id)
         positions = (shared + mask.cumsum(-1) - 1).clamp(min=shared)
         attention = torch.cat([torch.ones((rows, shared), dtype=torch.long), mask], dim=-1)
         return input_ids.to(device), attention.to(device), positions.to(device), past

@@ -5,7 +5,8 @@ is P(yes) / (P(yes) + P(no)) of its first answer token, where yes and no each
 sum over their case and leading-space token variants. Several questions (a
 preset, or --question repeated) are averaged (the paper's Eq. 4); a question
 written `not:…` counts 1 - p. Every (candidate, question) sequence of a batch
-goes through one forward pass with left padding: no generate loop.
+is scored from one answer position, never a generate loop, and each shared prefix (the
+chat header, a candidate's text before its questions) is computed once per batch.
 
     prefsmith label --labeler yes_no --question "Is this response harmless?"
     prefsmith label --labeler yes_no --preset harmless --model HuggingFaceTB/SmolLM2-360M-Instruct
@@ -27,6 +28,7 @@ from prefsmith.labelers.models import (
     resolve_device,
     resolve_dtype,
 )
+from prefsmith.labelers.shared_prefix import last_logits_shared, left_padded
 from prefsmith.schemas import ids
 from prefsmith.schemas.errors import UserError
 from prefsmith.schemas.records import Label
@@ -164,45 +166,40 @@ class YesNoLabeler(Labeler):
         limit = self.options.max_length
         return (ids[-limit:], True) if len(ids) > limit else (ids, False)
 
-    def probabilities(self, sequences: list[list[int]]) -> list[float]:
-        """P(yes) / (P(yes) + P(no)) at the answer position of each sequence, one forward pass."""
+    def probabilities(self, sequences: list[list[int]], groups: list[int]) -> list[float]:
+        """P(yes) / (P(yes) + P(no)) at the answer position of each sequence; `groups[i]` is
+        the candidate sequence i asks about (its text is computed once for all questions)."""
         torch = self.torch
         pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
-        width = max(map(len, sequences))
-        input_ids = torch.full((len(sequences), width), pad, dtype=torch.long)
-        attention = torch.zeros((len(sequences), width), dtype=torch.long)
-        for row, seq in enumerate(sequences):  # left padding: the answer position is the last
-            input_ids[row, width - len(seq) :] = torch.tensor(seq)
-            attention[row, width - len(seq) :] = 1
-        input_ids, attention = input_ids.to(self.device), attention.to(self.device)
         with torch.inference_mode():
             if self.encoder_decoder:
+                ids, attention = left_padded(torch, sequences, pad)
                 start = torch.full(
                     (len(sequences), 1),
                     self.model.config.decoder_start_token_id,
                     device=self.device,
                 )
                 logits = self.model(
-                    input_ids=input_ids, attention_mask=attention, decoder_input_ids=start
+                    input_ids=ids.to(self.device),
+                    attention_mask=attention.to(self.device),
+                    decoder_input_ids=start,
                 ).logits[:, -1]
             else:
-                positions = (attention.cumsum(-1) - 1).clamp(min=0)
-                logits = self.model(
-                    input_ids=input_ids, attention_mask=attention, position_ids=positions
-                ).logits[:, -1]
+                logits = last_logits_shared(self.model, sequences, groups, pad, self.device)
         probabilities = torch.softmax(logits.float(), dim=-1)
         yes = probabilities[:, self.yes_ids].sum(-1)
         no = probabilities[:, self.no_ids].sum(-1)
         return (yes / (yes + no)).tolist()
 
     def label_batch(self, items: list[Item]) -> list[Label]:
-        sequences, truncated = [], []
-        for item in items:
+        sequences, truncated, groups = [], [], []
+        for index, item in enumerate(items):
             for question, _ in self.questions:
                 ids_, cut = self.prompt_ids(item, question)
                 sequences.append(ids_)
                 truncated.append(cut)
-        values = self.probabilities(sequences)
+                groups.append(index)
+        values = self.probabilities(sequences, groups)
         labels, per_item = [], len(self.questions)
         for index, item in enumerate(items):
             answers = values[index * per_item : (index + 1) * per_item]

@@ -15,7 +15,8 @@ from prefsmith.labelers.endpoints import (
     open_endpoint,
     weights_id,
 )
-from prefsmith.labelers.transformers_client import TransformersClient, shared_prefix
+from prefsmith.labelers.shared_prefix import shared_prefix
+from prefsmith.labelers.transformers_client import TransformersClient
 from prefsmith.schemas.errors import UserError
 
 QUESTIONS = ["Hi!", "How do I bake bread at home?", "Name a colour.", "Why is the sky blue? " * 5]
