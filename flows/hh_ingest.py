@@ -11,7 +11,7 @@ import multiprocessing
 import os
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,9 +25,11 @@ from prefsmith.flows.ingestion import (
     write_tables,
 )
 from prefsmith.flows.sources import (
+    FileSpan,
     SourceFile,
     check_hub_dataset,
     hub_id,
+    jsonl_spans,
     read_jsonl_blocks,
     resolve_files,
 )
@@ -39,6 +41,7 @@ from prefsmith.schemas.hh_tables import ConvertedRows, convert_hh_rows
 from prefsmith.schemas.records import SourceRow, now
 
 FILE_KINDS = ("jsonl", "parquet")
+POLARS_ONE_THREAD = ("POLARS_MAX_THREADS", "1")
 PARALLEL_MIN_BYTES = 64 << 20  # below this, starting worker processes costs more than it saves
 
 
@@ -97,6 +100,19 @@ def ingest_hh_rows(
     return report
 
 
+def spans_or_blocks(
+    path: Path, block_bytes: int
+) -> Iterator[tuple[tuple[int, bytes | FileSpan], int]]:
+    """((first line, what a worker converts), bytes consumed): spans a worker reads itself
+    for a plain file, the decompressed bytes for a gzip one."""
+    if path.name.lower().endswith(".gz"):
+        for first_line, data, position in read_jsonl_blocks(path, block_bytes):
+            yield (first_line, data), position
+    else:
+        for first_line, span in jsonl_spans(path, block_bytes):
+            yield (first_line, span), span.end
+
+
 def ingest_hh_jsonl(
     path: Path,
     store: Store,
@@ -132,9 +148,8 @@ def ingest_hh_jsonl(
             report.added[name] += result.added
             report.duplicates[name] += result.duplicates
 
-    blocks = read_jsonl_blocks(path, block_bytes)
     if workers <= 1:
-        for first_line, data, position in blocks:
+        for first_line, data, position in read_jsonl_blocks(path, block_bytes):
             collect(convert((first_line, data)))
             if on_progress is not None:
                 on_progress(position)
@@ -142,9 +157,12 @@ def ingest_hh_jsonl(
         # spawn, not fork: Prefect's threads may hold locks a forked child would inherit.
         context = multiprocessing.get_context("spawn")
         in_flight: deque[Future[EncodedBlock]] = deque()
-        with ProcessPoolExecutor(workers, mp_context=context) as pool:
-            for first_line, data, position in blocks:
-                in_flight.append(pool.submit(convert, (first_line, data)))
+        # One polars thread per worker: the workers already use every core.
+        with ProcessPoolExecutor(
+            workers, mp_context=context, initializer=os.putenv, initargs=POLARS_ONE_THREAD
+        ) as pool:
+            for block, position in spans_or_blocks(path, block_bytes):
+                in_flight.append(pool.submit(convert, block))
                 if len(in_flight) >= 2 * workers:
                     collect(in_flight.popleft().result())
                 if on_progress is not None:

@@ -8,9 +8,9 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from prefsmith.flows.sources import parse_jsonl_lines
+from prefsmith.flows.sources import FileSpan
 from prefsmith.flows.store import EncodedPart
-from prefsmith.schemas.hh_tables import convert_hh_rows
+from prefsmith.schemas.hh_columns import convert_hh_block
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,12 +22,16 @@ class EncodedBlock:
 
 
 def convert_block(
-    block: tuple[int, bytes], source_key: str, source_name: str, allow_empty: bool
+    block: tuple[int, bytes | FileSpan], source_key: str, source_name: str, allow_empty: bool
 ) -> EncodedBlock:
-    """Parquet parts for a block of whole JSONL lines starting at line `block[0]`."""
+    """Parquet parts for a block of whole JSONL lines starting at line `block[0]`
+    (parsed column-wise: `schemas.hh_columns`)."""
     first_line, data = block
-    converted = convert_hh_rows(
-        parse_jsonl_lines(data.removesuffix(b"\n").split(b"\n"), first_line),
+    if isinstance(data, FileSpan):
+        data = data.read()
+    converted = convert_hh_block(
+        data,
+        first_line,
         source_key=source_key,
         source_name=source_name,
         allow_empty=allow_empty,

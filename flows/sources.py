@@ -120,6 +120,40 @@ def read_jsonl_blocks(path: Path, block_bytes: int = 1 << 22) -> Iterator[tuple[
             line_number += data.count(b"\n")
 
 
+@dataclass(frozen=True, slots=True)
+class FileSpan:
+    """Bytes `start` to `end` of an uncompressed file: whole lines, read where they are used."""
+
+    path: str
+    start: int
+    end: int
+
+    def read(self) -> bytes:
+        with open(self.path, "rb") as handle:
+            handle.seek(self.start)
+            return handle.read(self.end - self.start)
+
+
+def jsonl_spans(path: Path, block_bytes: int) -> Iterator[tuple[int, FileSpan]]:
+    """(first line number, span of whole lines) in blocks of ~block_bytes of an uncompressed
+    file. This process reads each block once, to count its lines; a worker reads it again
+    from the page cache, so no block crosses a pipe."""
+    line_number, start = 1, 0
+    with open(path, "rb") as handle:
+        while data := handle.read(block_bytes):
+            while b"\n" not in data and len(data) % block_bytes == 0:  # a line longer than a block
+                more = handle.read(block_bytes)
+                if not more:
+                    break
+                data += more
+            whole = len(data) if len(data) % block_bytes else data.rfind(b"\n") + 1
+            whole = whole or len(data)
+            yield line_number, FileSpan(str(path), start, start + whole)
+            line_number += data.count(b"\n", 0, whole)
+            start += whole
+            handle.seek(start)
+
+
 def iter_parquet(
     path: Path, on_progress: Callable[[int], None] | None = None
 ) -> Iterator[SourceRow]:

@@ -65,6 +65,15 @@ def _coded(codes: list[int], values: tuple[str, ...]) -> pa.Array:
     return pa.array(values, pa.string()).take(pa.array(codes, pa.int8()))
 
 
+def pair_label_key(chosen_id: str, rejected_id: str) -> str:
+    """What the id of the human choice between a row's two answers hashes (chosen first)."""
+    return ids.label_key((chosen_id, rejected_id), LABELER, FINGERPRINT)
+
+
+def pair_label_id(chosen_id: str, rejected_id: str) -> str:
+    return ids.hash_key(pair_label_key(chosen_id, rejected_id))
+
+
 def build_tables(
     *,
     prompt_ids: Sequence[str],
@@ -79,33 +88,62 @@ def build_tables(
 ) -> ConvertedRows:
     """Tables for parsed pairs: row i is prompt `prompt_ids[i]` with `turn_counts[i]` turns
     (role codes into ROLES and contents, flat), answered by `chosen[i]` and `rejected[i]`."""
-    count = len(chosen)
-    first_rows, seen = [], set()
-    candidate_ids, label_ids, details = [], [], []
-    details_head = '{"source":' + orjson.dumps(source_name).decode() + ',"line":'
+    candidate_ids, label_ids = [], []
     for row, prompt in enumerate(prompt_ids):
-        if prompt not in seen:
-            seen.add(prompt)
-            first_rows.append(row)
         chosen_id = ids.candidate_id(prompt, chosen[row])
         rejected_id = ids.candidate_id(prompt, rejected[row])
         candidate_ids += (chosen_id, rejected_id)
-        label_ids.append(ids.label_id((chosen_id, rejected_id), LABELER, FINGERPRINT))
-        details.append(f"{details_head}{lines[row]}}}")
-
+        label_ids.append(pair_label_id(chosen_id, rejected_id))
     offsets = [0]
     for turns in turn_counts:
         offsets.append(offsets[-1] + turns)
     messages = pa.StructArray.from_arrays(
         [_coded(list(roles), ROLES), pa.array(contents, pa.string())], fields=list(MESSAGE_TYPE)
     )
+    return assemble_tables(
+        prompt_ids=list(prompt_ids),
+        messages=_lists(offsets, messages),
+        chosen=pa.array(chosen, pa.string()),
+        rejected=pa.array(rejected, pa.string()),
+        candidate_ids=candidate_ids,
+        label_ids=label_ids,
+        lines=lines,
+        source_name=source_name,
+        created_at=created_at,
+    )
+
+
+def assemble_tables(
+    *,
+    prompt_ids: list[str],
+    messages: pa.Array,
+    chosen: pa.Array,
+    rejected: pa.Array,
+    candidate_ids: list[str],
+    label_ids: list[str],
+    lines: Sequence[int],
+    source_name: str,
+    created_at: datetime,
+) -> ConvertedRows:
+    """The prompts, candidates and labels tables of parsed pairs whose ids are known: row i
+    is `prompt_ids[i]` (`messages[i]`), answered by `chosen[i]` and `rejected[i]` with ids
+    `candidate_ids[2i]`, `candidate_ids[2i+1]`. A prompt's first row gives its prompt row."""
+    count = len(prompt_ids)
+    first_rows, seen = [], set()
+    for row, prompt in enumerate(prompt_ids):
+        if prompt not in seen:
+            seen.add(prompt)
+            first_rows.append(row)
+    details_head = '{"source":' + orjson.dumps(source_name).decode() + ',"line":'
+    details = [f"{details_head}{line}}}" for line in lines]
     keep = pa.array(first_rows, pa.int64())
     n_prompts, n_candidates = len(first_rows), 2 * count
+    prompt_column = pa.array(prompt_ids, pa.string())
     tables = {
         "prompts": pa.table(
             [
-                pa.array(prompt_ids, pa.string()).take(keep),
-                _lists(offsets, messages).take(keep),
+                prompt_column.take(keep),
+                messages.take(keep),
                 _empty_lists(n_prompts, pa.string()),
                 _constant(source_name, n_prompts, pa.string()),
                 pa.nulls(n_prompts, pa.string()),
@@ -115,12 +153,12 @@ def build_tables(
             schema=TABLES["prompts"].schema,
         )
     }
-    interleaved = [text for pair in zip(chosen, rejected, strict=True) for text in pair]
+    interleave = pa.array([i for row in range(count) for i in (row, row + count)], pa.int64())
     tables["candidates"] = pa.table(
         [
             pa.array(candidate_ids, pa.string()),
-            pa.array([p for p in prompt_ids for _ in (0, 1)], pa.string()),
-            pa.array(interleaved, pa.string()),
+            prompt_column.take(pa.array([row for row in range(count) for _ in (0, 1)], pa.int64())),
+            pa.concat_arrays([chosen, rejected]).take(interleave),
             _empty_lists(n_candidates, MESSAGE_TYPE),
             _coded([0, 1] * count, (ORIGIN_CHOSEN, ORIGIN_REJECTED)),
             _constant("{}", n_candidates, pa.string()),
@@ -135,7 +173,7 @@ def build_tables(
             _constant(LABELER, count, pa.string()),
             _constant(FINGERPRINT, count, pa.string()),
             _constant("pairwise", count, pa.string()),
-            pa.array(prompt_ids, pa.string()),
+            prompt_column,
             _lists(pair_offsets, pa.array(candidate_ids, pa.string())),
             _lists(pair_offsets, pa.array([1.0, 0.0] * count, pa.float64())),
             pa.array(details, pa.string()),

@@ -68,9 +68,13 @@ def candidate_id(prompt: str, content: str, extra_turns: Sequence[dict[str, str]
     return hash_key(key)
 
 
+def label_key(item_ids: Sequence[str], labeler: str, fingerprint: str) -> str:
+    return "|".join(item_ids) + f"#{len(labeler)}:{labeler}#" + fingerprint
+
+
 def label_id(item_ids: Sequence[str], labeler: str, fingerprint: str) -> str:
     """Id of one judgment: the items judged, in order, and who judged them, with what."""
-    return hash_key("|".join(item_ids) + f"#{len(labeler)}:{labeler}#" + fingerprint)
+    return hash_key(label_key(item_ids, labeler, fingerprint))
 
 
 def reject_id(source: str, line: int) -> str:

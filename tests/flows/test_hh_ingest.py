@@ -8,9 +8,16 @@ from pathlib import Path
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from prefsmith.flows.hh_ingest import ingest_hh_jsonl, ingest_hh_rows
-from prefsmith.flows.sources import SourceFile, iter_file, resolve_files
+from prefsmith.flows.sources import (
+    SourceFile,
+    iter_file,
+    jsonl_spans,
+    read_jsonl_blocks,
+    resolve_files,
+)
 from prefsmith.flows.store import Store
 from prefsmith.schemas.records import load_json
 
@@ -169,3 +176,18 @@ def test_block_and_worker_paths_store_what_the_per_row_path_stores(
         for store in (blocks, workers):
             assert store.scan(table).select(columns).collect().sort(key).equals(expected), table
     assert workers.scan("rejects").collect().sort("line")["line"].to_list() == [51, 88]
+
+
+@pytest.mark.parametrize("ending", [b"\n", b""])
+@pytest.mark.parametrize("block_bytes", [1, 5, 8, 9, 64])
+def test_worker_spans_are_the_blocks_of_whole_lines(tmp_path, ending, block_bytes):
+    path = tmp_path / "lines.jsonl"
+    path.write_bytes(b"a\nbb\n\nccccccccccccccc\ndd" + ending)  # a line longer than a block
+    spans = list(jsonl_spans(path, block_bytes))
+    blocks = list(read_jsonl_blocks(path, block_bytes))
+    assert b"".join(span.read() for _, span in spans) == path.read_bytes()
+    assert all(span.read().endswith(b"\n") for _, span in spans[:-1])
+    assert [line for line, _ in spans] == [
+        1 + b"".join(span.read() for _, span in spans[:i]).count(b"\n") for i in range(len(spans))
+    ]
+    assert b"".join(data for _, data, _ in blocks) == path.read_bytes()
