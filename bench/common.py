@@ -18,12 +18,14 @@ def data_file(relative: str) -> Path:
 
 
 def run_measured(code: str, *args: str) -> dict:
-    """Run `code` in a new interpreter; it must print one JSON line last. Adds peak RSS (MB)."""
+    """Run `code` in a new interpreter; it must print one JSON line last. Adds its peak RSS
+    and the largest peak RSS of the processes it started (MB)."""
     wrapper = (
         "import json, resource, sys\n"
         f"{code}\n"
         "result = main(*sys.argv[1:])\n"
         "result['peak_rss_mb'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
+        "result['child_peak_rss_mb'] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024\n"
         "print(json.dumps(result))\n"
     )
     done = subprocess.run(

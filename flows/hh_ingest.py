@@ -113,6 +113,12 @@ def spans_or_blocks(
             yield (first_line, span), span.end
 
 
+def default_workers(path: Path) -> int:
+    """One worker process per core (at most 8) for a file of 64 MB or more, else none."""
+    big = path.stat().st_size >= PARALLEL_MIN_BYTES
+    return min(len(os.sched_getaffinity(0)), 8) if big else 1
+
+
 def ingest_hh_jsonl(
     path: Path,
     store: Store,
@@ -131,8 +137,7 @@ def ingest_hh_jsonl(
     parts the workers encoded into place.
     """
     if workers is None:
-        big = path.stat().st_size >= PARALLEL_MIN_BYTES
-        workers = min(len(os.sched_getaffinity(0)), 8) if big else 1
+        workers = default_workers(path)
     started = time.perf_counter()
     report = IngestReport()
     convert = functools.partial(

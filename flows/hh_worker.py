@@ -27,8 +27,9 @@ def convert_block(
     """Parquet parts for a block of whole JSONL lines starting at line `block[0]`
     (parsed column-wise: `schemas.hh_columns`)."""
     first_line, data = block
+    line_count = None
     if isinstance(data, FileSpan):
-        data = data.read()
+        line_count, data = data.line_count, data.read()
     converted = convert_hh_block(
         data,
         first_line,
@@ -36,6 +37,7 @@ def convert_block(
         source_name=source_name,
         allow_empty=allow_empty,
         created_at=datetime.now(timezone.utc),
+        line_count=line_count,
     )
     parts = {name: EncodedPart.encode(name, table) for name, table in converted.tables.items()}
     return EncodedBlock(

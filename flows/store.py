@@ -34,6 +34,13 @@ COMPRESSION = "zstd"
 TMP_PREFIX = ".tmp-"
 
 
+def write_part(table: pa.Table, where: str | os.PathLike[str] | pa.NativeFile) -> None:
+    """A table as one Parquet part. Ids are unique hashes: dictionary-encoding them only
+    costs time (and makes their pages larger)."""
+    dictionary = [n for n in table.column_names if not n.endswith(("_id", "_ids"))]
+    pq.write_table(table, where, compression=COMPRESSION, use_dictionary=dictionary)
+
+
 def starts_with_any(column: str, prefixes: list[str] | tuple[str, ...]) -> pl.Expr:
     """A filter: rows whose `column` starts with one of `prefixes` (`origin`, `generate:`)."""
     import polars as pl
@@ -64,7 +71,7 @@ class EncodedPart:
         spec = TABLES[name]
         table = table.select(spec.schema.names).cast(spec.schema)
         sink = pa.BufferOutputStream()
-        pq.write_table(table, sink, compression=COMPRESSION)
+        write_part(table, sink)
         return cls(table.column(spec.key).to_pylist(), sink.getvalue().to_pybytes())
 
 
@@ -163,9 +170,7 @@ class Store:
                         keep.append(index)
                 table = table.take(pa.array(keep, type=pa.int64()))
             if fresh:
-                self._publish(
-                    name, fresh, lambda path: pq.write_table(table, path, compression=COMPRESSION)
-                )
+                self._publish(name, fresh, lambda path: write_part(table, path))
         return WriteResult(added=len(fresh), duplicates=len(keys) - len(fresh))
 
     def replace(self, name: str, table: pa.Table) -> int:
@@ -191,9 +196,7 @@ class Store:
                     pq.read_table(part, columns=[spec.key]).column(0).to_pylist()
                 )
             ]
-            self._publish(
-                name, keys, lambda path: pq.write_table(table, path, compression=COMPRESSION)
-            )
+            self._publish(name, keys, lambda path: write_part(table, path))
             for part in older:
                 rows = pq.read_table(part)
                 keep = pc.invert(pc.is_in(rows.column(spec.key), pa.array(list(keys))))
@@ -202,7 +205,7 @@ class Store:
                     self._publish(
                         name,
                         set(rest.column(spec.key).to_pylist()),
-                        lambda path, rest=rest: pq.write_table(rest, path, compression=COMPRESSION),
+                        lambda path, rest=rest: write_part(rest, path),
                     )
                 part.unlink()
         return len(keys)

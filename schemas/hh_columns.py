@@ -16,7 +16,9 @@ import io
 import re
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from itertools import pairwise
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 import xxhash
@@ -33,27 +35,22 @@ from prefsmith.schemas.records import MESSAGE_TYPE
 
 # Blocks whose bytes could read differently in polars and in orjson go per row whole:
 # a lone high surrogate escape (orjson rejects it, polars reads "\x00"), escaped
-# \x1c-\x1f (Python's strip() removes them, Rust's trim doesn't), and a line with a key
-# twice (polars keeps the first, orjson the last). Raw control bytes need no check:
-# both refuse them.
-_ODD_ESCAPES = re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])|\\u001[c-fC-F]")
-# An escaped printable ASCII character could spell a key without its literal bytes.
-_ESCAPED_ASCII = re.compile(rb"\\u00[2-7][0-9a-fA-F]")
+# \x1c-\x1f (Python's strip() removes them, Rust's trim doesn't), and escaped printable
+# ASCII (it could spell a key twice without the key's literal bytes: polars keeps a
+# line's first value of a key, orjson the last). Raw control bytes need no check: both
+# refuse them.
+_PER_ROW_ESCAPES = re.compile(
+    rb"\\u(?:[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])|001[c-fC-F]|00[2-7][0-9a-fA-F])"
+)
 _SEPARATOR = "\x1f"  # splits the turns; absent from every text the fast path sees
 
 
 def _one_key_each(
-    data: bytes,
-    line_count: int,
-    lines: Callable[[], list[bytes]],
-    none_missing: bool,
-    escapes: bool = True,
+    data: bytes, line_count: int, lines: Callable[[], list[bytes]], none_missing: bool
 ) -> bool:
-    """No line names "chosen" or "rejected" twice (nor spells a key with escapes). The
-    cheap proof: no line lacks a key (`none_missing`: polars read no nulls) and each key's
-    bytes occur as often as there are lines; else each line is counted."""
-    if escapes and _ESCAPED_ASCII.search(data):
-        return False
+    """No line names "chosen" or "rejected" twice. The cheap proof: no line lacks a key
+    (`none_missing`: polars read no nulls) and each key's bytes occur as often as there
+    are lines; else each line is counted."""
     if (
         none_missing
         and data.count(b'"chosen"') == line_count
@@ -65,40 +62,37 @@ def _one_key_each(
 
 def _parsed(frame: pl.DataFrame) -> pl.DataFrame:
     """The block's columns, the prompt turns (role letter + text) and the `fast` flag."""
-    pieces = pl.col("chosen").str.split(ASSISTANT_MARKER)
-    head = pl.concat_str(pl.col("prefix"), pl.lit(ASSISTANT_MARKER))
-    frame = (
-        frame.lazy()
-        .with_columns(
-            final=pieces.list.last(),
-            prefix=pieces.list.head(pieces.list.len() - 1).list.join(ASSISTANT_MARKER),
-            pieces=pieces.list.len(),
-        )
-        .with_columns(
-            tail=pl.col("rejected").str.strip_prefix(head),
-            rejected_follows=pl.col("rejected").str.starts_with(head),
-        )
-    )
-    turns = (
-        pl.col("prefix")
+    every_turn = (
+        pl.col("chosen")
         .str.replace_all(HUMAN_MARKER, _SEPARATOR + "U", literal=True)
         .str.replace_all(ASSISTANT_MARKER, _SEPARATOR + "A", literal=True)
         .str.split(_SEPARATOR)
-        .list.slice(1)
     )
-    frame = frame.with_columns(
-        chosen_answer=pl.col("final").str.strip_chars(),
-        rejected_answer=pl.col("tail").str.strip_chars(),
-        turns=turns,
+    frame = (
+        frame.lazy()
+        .with_columns(every_turn=every_turn)
+        .with_columns(
+            before=pl.col("every_turn").list.first(),
+            turns=pl.col("every_turn").list.slice(1, pl.col("every_turn").list.len() - 2),
+            final=pl.col("every_turn").list.last(),
+        )
+        # chosen up to and with its final marker, in characters: what rejected must start with
+        .with_columns(head=pl.col("chosen").str.len_chars() - pl.col("final").str.len_chars() + 1)
+        .with_columns(
+            rejected_follows=pl.col("rejected").str.starts_with(pl.col("chosen").str.head("head")),
+            tail=pl.col("rejected").str.slice(pl.col("head")),
+            chosen_answer=pl.col("final").str.slice(1).str.strip_chars(),
+        )
+        .with_columns(rejected_answer=pl.col("tail").str.strip_chars())
     )
     fast = (
-        (pl.col("pieces") >= 2)
-        & ~pl.col("final").str.contains(HUMAN_MARKER, literal=True)
+        pl.col("final").str.starts_with("A")
+        & (pl.col("before") == "")
+        & (pl.col("turns").list.first().str.slice(0, 1) == "U")
+        & (pl.col("turns").list.last().str.slice(0, 1) == "U")
         & pl.col("rejected_follows")
         & ~pl.col("tail").str.contains(ASSISTANT_MARKER, literal=True)
         & ~pl.col("tail").str.contains(HUMAN_MARKER, literal=True)
-        & pl.col("prefix").str.starts_with(HUMAN_MARKER)
-        & (pl.col("turns").list.last().str.slice(0, 1) == "U")
         & (pl.col("chosen_answer").str.len_bytes() > 0)
         & (pl.col("rejected_answer").str.len_bytes() > 0)
         & (pl.col("chosen_answer") != pl.col("rejected_answer"))
@@ -117,8 +111,19 @@ def _length_prefixed(text: pl.Expr) -> pl.Expr:
     return pl.concat_str(text.str.len_chars().cast(pl.String), pl.lit(":"), text)
 
 
+def _digests(frame: pl.DataFrame, key: pl.Expr) -> list[str]:
+    """`ids.hash_key` of each row's `key`: the same hash over the same UTF-8 bytes, read
+    in place from the Arrow buffers (no bytes object per key)."""
+    keys = frame.select(key).to_series().to_arrow(compat_level=pl.CompatLevel.oldest())
+    _, offsets, data = keys.buffers()
+    ends = np.frombuffer(offsets, np.int64)[keys.offset : keys.offset + len(keys) + 1].tolist()
+    text = memoryview(data)
+    digest = xxhash.xxh3_128_hexdigest
+    return [digest(text[start:end]) for start, end in pairwise(ends)]
+
+
 def _fast_tables(
-    rows: pl.DataFrame, lines: list[int], source_name: str, created_at: datetime
+    rows: pl.DataFrame, lines: np.ndarray, source_name: str, created_at: datetime
 ) -> ConvertedRows:
     role, text = _role_and_text()
     keyed = rows.select(
@@ -129,22 +134,17 @@ def _fast_tables(
         chosen=pl.col("chosen_answer"),
         rejected=pl.col("rejected_answer"),
     )
-    digest = xxhash.xxh3_128_hexdigest  # ids.hash_key's hash, over the same UTF-8 bytes
-    prompt_ids = [digest(key) for key in keyed["key"].cast(pl.Binary).to_list()]
+    prompt_ids = _digests(keyed, pl.col("key"))
     prompt = pl.Series("prompt_id", prompt_ids)
-    chosen_keys, rejected_keys = (
-        keyed.select(pl.concat_str(prompt, _length_prefixed(pl.col(name))).cast(pl.Binary))
-        .to_series()
-        .to_list()
-        for name in ("chosen", "rejected")
-    )
-    candidate_ids: list[str] = []
-    label_ids = []
+    chosen_ids = _digests(keyed, pl.concat_str(prompt, _length_prefixed(pl.col("chosen"))))
+    rejected_ids = _digests(keyed, pl.concat_str(prompt, _length_prefixed(pl.col("rejected"))))
     label_tail = pair_label_key("", "").removeprefix("|")
-    for chosen_key, rejected_key in zip(chosen_keys, rejected_keys, strict=True):
-        chosen_id, rejected_id = digest(chosen_key), digest(rejected_key)
-        candidate_ids += (chosen_id, rejected_id)
-        label_ids.append(digest(f"{chosen_id}|{rejected_id}{label_tail}".encode()))
+    label_ids = [
+        xxhash.xxh3_128_hexdigest(f"{chosen}|{rejected}{label_tail}".encode())
+        for chosen, rejected in zip(chosen_ids, rejected_ids, strict=True)
+    ]
+    candidate_ids = chosen_ids + rejected_ids
+    candidate_ids[0::2], candidate_ids[1::2] = chosen_ids, rejected_ids
 
     def arrow(column: str, arrow_type: pa.DataType) -> pa.Array:
         return keyed[column].to_arrow(compat_level=pl.CompatLevel.oldest()).cast(arrow_type)
@@ -170,14 +170,17 @@ def convert_hh_block(
     source_name: str,
     allow_empty: bool,
     created_at: datetime,
+    line_count: int | None = None,
 ) -> ConvertedRows:
-    """The tables of a block of whole JSONL lines starting at line `first_line`, the same
-    as `convert_hh_rows` over its rows gives."""
+    """The tables of a block of whole JSONL lines starting at line `first_line` (`line_count`
+    of them, counted here if not given), the same as `convert_hh_rows` over its rows gives."""
     split: list[list[bytes]] = []
 
     def lines() -> list[bytes]:
         if not split:
-            split.append(data.removesuffix(b"\n").split(b"\n"))
+            split.append(data.split(b"\n"))
+            if data.endswith(b"\n"):
+                split[0].pop()
         return split[0]
 
     def per_row(numbers: Iterable[int]) -> ConvertedRows:
@@ -193,10 +196,10 @@ def convert_hh_block(
             created_at=created_at,
         )
 
-    line_count = data.count(b"\n") + (not data.endswith(b"\n"))
+    if line_count is None:
+        line_count = data.count(b"\n") + (not data.endswith(b"\n"))
     everything = range(line_count)
-    escapes = b"\\u" in data
-    if escapes and _ODD_ESCAPES.search(data):
+    if b"\\u" in data and _PER_ROW_ESCAPES.search(data):
         return per_row(everything)
     try:
         frame = pl.read_ndjson(
@@ -207,14 +210,14 @@ def convert_hh_block(
     if frame.height != line_count:  # a blank line: the line numbers would shift
         return per_row(everything)
     none_missing = not any(frame.null_count().row(0))
-    if not _one_key_each(data, line_count, lines, none_missing, escapes):
+    if not _one_key_each(data, line_count, lines, none_missing):
         return per_row(everything)
     frame = _parsed(frame.with_row_index("index"))
     fast = frame.filter("fast")
     odd = per_row(frame.filter(~pl.col("fast"))["index"].to_list())
     if odd.rows_used:  # a usable odd row: its prompt may repeat a fast one's; keep file order
         return per_row(everything)
-    numbers = [first_line + index for index in fast["index"].to_list()]
+    numbers = fast["index"].to_numpy().astype(np.int64) + first_line
     result = _fast_tables(fast, numbers, source_name, created_at)
     result.tables["rejects"] = odd.tables["rejects"]
     result.rows_read += odd.rows_read

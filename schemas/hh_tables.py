@@ -13,8 +13,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import numpy as np
 import orjson
+import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from prefsmith.schemas import ids
 from prefsmith.schemas.hh_rlhf import (
@@ -48,7 +51,12 @@ class ConvertedRows:
     rejects_by_reason: Counter[str] = field(default_factory=Counter)
 
 
-def _lists(offsets: list[int], values: pa.Array) -> pa.Array:
+def _first_occurrences(values: pa.Array) -> pa.Array:
+    """True where a value is seen for the first time."""
+    return pl.Series(values).is_first_distinct().to_arrow()
+
+
+def _lists(offsets: list[int] | np.ndarray, values: pa.Array) -> pa.Array:
     return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), values)
 
 
@@ -60,7 +68,7 @@ def _constant(value: object, count: int, value_type: pa.DataType) -> pa.Array:
     return pa.repeat(pa.scalar(value, value_type), count)
 
 
-def _coded(codes: list[int], values: tuple[str, ...]) -> pa.Array:
+def _coded(codes: list[int] | np.ndarray, values: tuple[str, ...]) -> pa.Array:
     # pa.array() over many references to a few strings is ~10x slower than a take().
     return pa.array(values, pa.string()).take(pa.array(codes, pa.int8()))
 
@@ -121,7 +129,7 @@ def assemble_tables(
     rejected: pa.Array,
     candidate_ids: list[str],
     label_ids: list[str],
-    lines: Sequence[int],
+    lines: Sequence[int] | np.ndarray,
     source_name: str,
     created_at: datetime,
 ) -> ConvertedRows:
@@ -129,16 +137,15 @@ def assemble_tables(
     is `prompt_ids[i]` (`messages[i]`), answered by `chosen[i]` and `rejected[i]` with ids
     `candidate_ids[2i]`, `candidate_ids[2i+1]`. A prompt's first row gives its prompt row."""
     count = len(prompt_ids)
-    first_rows, seen = [], set()
-    for row, prompt in enumerate(prompt_ids):
-        if prompt not in seen:
-            seen.add(prompt)
-            first_rows.append(row)
-    details_head = '{"source":' + orjson.dumps(source_name).decode() + ',"line":'
-    details = [f"{details_head}{line}}}" for line in lines]
-    keep = pa.array(first_rows, pa.int64())
-    n_prompts, n_candidates = len(first_rows), 2 * count
     prompt_column = pa.array(prompt_ids, pa.string())
+    keep = pc.indices_nonzero(_first_occurrences(prompt_column))
+    n_prompts, n_candidates = len(keep), 2 * count
+    details = pc.binary_join_element_wise(
+        '{"source":' + orjson.dumps(source_name).decode() + ',"line":',
+        pc.cast(pa.array(lines, pa.int64()), pa.string()),
+        "}",
+        "",
+    )
     tables = {
         "prompts": pa.table(
             [
@@ -153,20 +160,21 @@ def assemble_tables(
             schema=TABLES["prompts"].schema,
         )
     }
-    interleave = pa.array([i for row in range(count) for i in (row, row + count)], pa.int64())
+    rows = np.arange(count, dtype=np.int64)
+    candidate_column = pa.array(candidate_ids, pa.string())
     tables["candidates"] = pa.table(
         [
-            pa.array(candidate_ids, pa.string()),
-            prompt_column.take(pa.array([row for row in range(count) for _ in (0, 1)], pa.int64())),
-            pa.concat_arrays([chosen, rejected]).take(interleave),
+            candidate_column,
+            prompt_column.take(rows.repeat(2)),
+            pa.concat_arrays([chosen, rejected]).take(np.stack([rows, rows + count], 1).ravel()),
             _empty_lists(n_candidates, MESSAGE_TYPE),
-            _coded([0, 1] * count, (ORIGIN_CHOSEN, ORIGIN_REJECTED)),
+            _coded(np.tile(np.array([0, 1], np.int8), count), (ORIGIN_CHOSEN, ORIGIN_REJECTED)),
             _constant("{}", n_candidates, pa.string()),
             _constant(created_at, n_candidates, TIMESTAMP_TYPE),
         ],
         schema=TABLES["candidates"].schema,
     )
-    pair_offsets = list(range(0, 2 * count + 1, 2))
+    pair_offsets = np.arange(0, 2 * count + 1, 2, dtype=np.int32)
     tables["labels"] = pa.table(
         [
             pa.array(label_ids, pa.string()),
@@ -174,9 +182,9 @@ def assemble_tables(
             _constant(FINGERPRINT, count, pa.string()),
             _constant("pairwise", count, pa.string()),
             prompt_column,
-            _lists(pair_offsets, pa.array(candidate_ids, pa.string())),
-            _lists(pair_offsets, pa.array([1.0, 0.0] * count, pa.float64())),
-            pa.array(details, pa.string()),
+            _lists(pair_offsets, candidate_column),
+            _lists(pair_offsets, pa.array(np.tile([1.0, 0.0], count), pa.float64())),
+            details,
             pa.nulls(count, pa.string()),
             _constant(created_at, count, TIMESTAMP_TYPE),
         ],

@@ -186,8 +186,17 @@ def test_worker_spans_are_the_blocks_of_whole_lines(tmp_path, ending, block_byte
     spans = list(jsonl_spans(path, block_bytes))
     blocks = list(read_jsonl_blocks(path, block_bytes))
     assert b"".join(span.read() for _, span in spans) == path.read_bytes()
+    assert [span.line_count for _, span in spans] == [
+        len(span.read().removesuffix(b"\n").split(b"\n")) for _, span in spans
+    ]
     assert all(span.read().endswith(b"\n") for _, span in spans[:-1])
     assert [line for line, _ in spans] == [
         1 + b"".join(span.read() for _, span in spans[:i]).count(b"\n") for i in range(len(spans))
     ]
     assert b"".join(data for _, data, _ in blocks) == path.read_bytes()
+
+
+def test_an_empty_file_has_no_spans(tmp_path):
+    path = tmp_path / "empty.jsonl"
+    path.write_bytes(b"")
+    assert list(jsonl_spans(path, 8)) == []

@@ -35,6 +35,17 @@ REJECTED_OR_ODD = [
     {"chosen": "\n\nAssistant: A", "rejected": "\n\nAssistant: B"},  # malformed
     {"chosen": dialogue("Hi", "A")},  # missing key
     {"chosen": dialogue("Hi", "A"), "rejected": 3},
+    # a prompt ending with an assistant turn
+    {
+        "chosen": dialogue("Hi", "x") + "\n\nAssistant: A",
+        "rejected": dialogue("Hi", "x") + "\n\nAssistant: B",
+    },
+    pair(["Héllo"], "A", "B") | {"rejected": dialogue("Hèllo", "B")},  # one character off
+    {"chosen": dialogue("Hi", "A"), "rejected": dialogue("Hi") + "\n\nAssistant:"},
+    {"chosen": dialogue("Hi", "A"), "rejected": dialogue("Hi")},  # shorter than the prompt
+    {"chosen": dialogue("Hi", "A"), "rejected": dialogue("Hi", "B", "Again?", "C")},
+    {"chosen": dialogue("Hi", "A"), "rejected": dialogue("Hi", "B", "Again?")},
+    {"chosen": dialogue("Hi", "A"), "rejected": dialogue("Hi", "B") + "\n\nAssistant: C"},
 ]
 COMMON = [
     pair(["Hi"], "A", "B"),
@@ -86,7 +97,17 @@ def test_common_rows_in_polars_and_rejects_per_row_store_the_same(per_row_calls)
     records = [r for i, odd in enumerate(REJECTED_OR_ODD) for r in (COMMON[i % 5], odd)]
     columns, per_row = both(lines_of([*records, *COMMON]), first_line=7)
     assert per_row_calls == [len(REJECTED_OR_ODD)]  # only the odd rows went per row
-    assert per_row.rows_used == 15 and sum(per_row.rejects_by_reason.values()) == 9
+    assert per_row.rows_used == len(REJECTED_OR_ODD) + len(COMMON)  # each odd row is a reject
+    assert sum(per_row.rejects_by_reason.values()) == len(REJECTED_OR_ODD)
+    assert_same(columns, per_row)
+
+
+def test_a_usable_row_off_the_common_case_sends_its_block_per_row(per_row_calls):
+    opening = "\n\nAssistant: Hello"  # the per-row parser keeps an opening assistant turn
+    usable = {"chosen": opening + dialogue("Hi", "A"), "rejected": opening + dialogue("Hi", "B")}
+    columns, per_row = both(lines_of([*COMMON, usable]))
+    assert per_row_calls == [1, len(COMMON) + 1]
+    assert per_row.rows_used == len(COMMON) + 1
     assert_same(columns, per_row)
 
 
