@@ -156,10 +156,11 @@ def build_pairs(iteration: Iteration, origin: str, labeler: JudgeLabeler, min_ma
         .collect()
     )
     graded = [values[0] for values, error in labels.iter_rows() if not error and values]
+    candidates = sub.scan("candidates").filter(pl.col("origin") == origin).select(pl.len())
     figures = {
-        "candidates": sub.scan("candidates").filter(pl.col("origin") == origin).collect().height,
+        "candidates": candidates.collect().item(),
         "scored": len(graded),
-        "judge_errors": sum(error is not None for _, error in labels.iter_rows()),
+        "judge_errors": labels["error"].is_not_null().sum(),
         "mean_score": round(sum(graded) / len(graded), 4) if graded else None,
         "score_histogram": score_histogram(graded),
     }

@@ -12,6 +12,7 @@ in polars and in orjson goes to it whole, so both paths store the same rows
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 from collections.abc import Callable, Iterable
@@ -174,14 +175,11 @@ def convert_hh_block(
 ) -> ConvertedRows:
     """The tables of a block of whole JSONL lines starting at line `first_line` (`line_count`
     of them, counted here if not given), the same as `convert_hh_rows` over its rows gives."""
-    split: list[list[bytes]] = []
 
-    def lines() -> list[bytes]:
-        if not split:
-            split.append(data.split(b"\n"))
-            if data.endswith(b"\n"):
-                split[0].pop()
-        return split[0]
+    @functools.cache
+    def lines() -> list[bytes]:  # split only when some row goes per row
+        split = data.split(b"\n")
+        return split[:-1] if data.endswith(b"\n") else split
 
     def per_row(numbers: Iterable[int]) -> ConvertedRows:
         return convert_hh_rows(

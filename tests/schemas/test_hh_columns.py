@@ -97,8 +97,8 @@ def test_common_rows_in_polars_and_rejects_per_row_store_the_same(per_row_calls)
     records = [r for i, odd in enumerate(REJECTED_OR_ODD) for r in (COMMON[i % 5], odd)]
     columns, per_row = both(lines_of([*records, *COMMON]), first_line=7)
     assert per_row_calls == [len(REJECTED_OR_ODD)]  # only the odd rows went per row
-    assert per_row.rows_used == len(REJECTED_OR_ODD) + len(COMMON)  # each odd row is a reject
-    assert sum(per_row.rejects_by_reason.values()) == len(REJECTED_OR_ODD)
+    assert per_row.rows_used == len(REJECTED_OR_ODD) + len(COMMON)  # the common rows
+    assert sum(per_row.rejects_by_reason.values()) == len(REJECTED_OR_ODD)  # each odd row
     assert_same(columns, per_row)
 
 
