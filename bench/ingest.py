@@ -38,8 +38,8 @@ INGEST = """
 def main(path, store):
     import time
     import pathlib
-    from prefsmith.flows.hh_ingest import default_workers, ingest_hh_jsonl
-    from prefsmith.flows.store import Store
+    from prefsmith.ingest.hh_rlhf import default_workers, ingest_hh_jsonl
+    from prefsmith.store import Store
     started = time.perf_counter()
     report = ingest_hh_jsonl(pathlib.Path(path), Store(store), source_key=path, source_name='bench')
     return {"rows": report.rows_read, "used": report.rows_used,
@@ -50,9 +50,9 @@ FLOW_OVERHEAD = """
 def main(path, store):
     import time
     import pathlib
-    from prefsmith.flows.hh_ingest import ingest_hh_jsonl
+    from prefsmith.ingest.hh_rlhf import ingest_hh_jsonl
     from prefsmith.flows.ingest import ingest_hh_rlhf
-    from prefsmith.flows.store import Store
+    from prefsmith.store import Store
     started = time.perf_counter()
     ingest_hh_jsonl(pathlib.Path(path), Store(store + '-plain'), source_key=path, source_name='bench')
     plain = time.perf_counter() - started

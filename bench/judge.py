@@ -66,9 +66,9 @@ def main() -> None:
     args = parser.parse_args()
     say = (lambda *a: None) if args.json else print
 
-    from prefsmith.flows.labeling import run_labeler, store_items
-    from prefsmith.labelers.base import build_labeler
     from prefsmith.labelers.local_server import LocalServer
+    from prefsmith.labelers.registry import build_labeler
+    from prefsmith.labelers.runner import run_labeler, store_items
 
     work = Path(tempfile.mkdtemp(prefix="prefsmith-bench-judge-"))
     store = build_store(work, args.pairs)

@@ -25,10 +25,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def build_store(work: Path, tasks: int):
-    from prefsmith.flows.sources import SourceFile, iter_file
-    from prefsmith.flows.store import Store
+    from prefsmith.ingest.sources import SourceFile, iter_file
     from prefsmith.schemas.hh_rlhf import parse_pair
     from prefsmith.schemas.records import Candidate, Label, Prompt, to_table
+    from prefsmith.store import Store
 
     source = SourceFile(data_file("hh-rlhf/harmless-base-test.first600.jsonl"), "jsonl")
     pairs = []
@@ -84,8 +84,8 @@ def main() -> None:
     sys.path.insert(0, str(ROOT / "tests"))  # the tests' server launcher: one way to start it
     from label_studio_server import start_label_studio
 
-    from prefsmith.flows.annotation import candidate_items, pull, push, task_json
-    from prefsmith.flows.label_studio import LabelStudio
+    from prefsmith.annotation.label_studio import LabelStudio
+    from prefsmith.annotation.tasks import candidate_items, pull, push, task_json
 
     work = Path(tempfile.mkdtemp(prefix="prefsmith-bench-ls-"))
     store = build_store(work, args.tasks)

@@ -39,9 +39,9 @@ ENSEMBLE = [
 
 
 def build_store(work: Path, pairs: int):
-    from prefsmith.flows.hh_ingest import ingest_hh_rows
-    from prefsmith.flows.sources import SourceFile, iter_file
-    from prefsmith.flows.store import Store
+    from prefsmith.ingest.hh_rlhf import ingest_hh_rows
+    from prefsmith.ingest.sources import SourceFile, iter_file
+    from prefsmith.store import Store
 
     store = Store(work / "store")
     source = SourceFile(data_file("hh-rlhf/harmless-base-test.first600.jsonl"), "jsonl")
@@ -74,8 +74,8 @@ def bench_rm(store, rm: Path, pairs: int, say) -> dict:
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
 
-    from prefsmith.flows.labeling import run_labeler, store_items
-    from prefsmith.labelers.base import build_labeler
+    from prefsmith.labelers.registry import build_labeler
+    from prefsmith.labelers.runner import run_labeler, store_items
 
     options = {
         "model": str(rm),
@@ -131,8 +131,8 @@ def bench_zyn(store, count: int, questions: list[str], say) -> dict:
     """Our yes_no labeler against the seed's per-sample generate loop, same model and texts."""
     import torch
 
-    from prefsmith.flows.labeling import run_labeler, store_items
-    from prefsmith.labelers.base import build_labeler
+    from prefsmith.labelers.registry import build_labeler
+    from prefsmith.labelers.runner import run_labeler, store_items
 
     labeler = build_labeler("yes_no", {"questions": questions, "device": "cpu"})
     labeler.load()  # neither the one-time conversion nor loading is what is measured

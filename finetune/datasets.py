@@ -11,10 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from prefsmith.flows.builders import load_manifest
-from prefsmith.flows.store import Store
 from prefsmith.schemas.errors import UserError
 from prefsmith.schemas.hh_rlhf import HHRowError, parse_pair, split_dialogue
+from prefsmith.store import Store, load_manifest
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +57,8 @@ def preference_triples(rows: Any) -> list[PreferenceTriple]:
         if isinstance(prompt, list):  # conversational
             triples.append(PreferenceTriple(prompt, chosen[0]["content"], rejected[0]["content"]))
         elif isinstance(prompt, str):  # standard: hh text ending in "Assistant:"
-            messages = split_dialogue(prompt.removesuffix("\n\nAssistant:"))
+            dialogue = "\n\n" + prompt.removeprefix("\n\n").removesuffix("\n\nAssistant:")
+            messages = split_dialogue(dialogue)
             triples.append(PreferenceTriple(messages, chosen.strip(), rejected.strip()))
         else:  # rm-pairs: whole hh dialogues with an implicit prompt
             try:

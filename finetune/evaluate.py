@@ -25,10 +25,10 @@ import polars as pl
 
 from prefsmith.finetune.datasets import built_dataset
 from prefsmith.finetune.sampling import PolicySampler
-from prefsmith.flows.store import Store
 from prefsmith.labelers.base import Item
 from prefsmith.schemas.errors import UserError
 from prefsmith.schemas.reward_prompt import Normalizer, RewardTemplate, render_prompt
+from prefsmith.store import Store
 
 
 def held_out_prompts(store: Store, dataset: str, kinds: tuple[str, ...], limit: int) -> list:
@@ -167,8 +167,8 @@ def dpo_evaluation(
     max_new_tokens: int = 64,
     device: str = "auto",
 ) -> dict[str, Any]:
-    from prefsmith.labelers.base import build_labeler
     from prefsmith.labelers.bundled import smollm2_checkpoint
+    from prefsmith.labelers.registry import build_labeler
 
     started = time.perf_counter()
     prompts = held_out_prompts(store, dataset, ("preference",), samples)

@@ -19,9 +19,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from prefsmith.flows.builders import load_manifest
-from prefsmith.flows.store import Store
 from prefsmith.schemas.errors import UserError
+from prefsmith.store import Store, load_manifest
 
 DEFAULT_MODEL = "gpt-4o-mini-2024-07-18"
 FINAL = {"succeeded", "failed", "cancelled"}

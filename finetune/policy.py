@@ -19,9 +19,10 @@ from typing import Any
 
 from prefsmith.finetune.datasets import built_dataset, load_split
 from prefsmith.finetune.outputs import write_run_files
+from prefsmith.finetune.registry import TRAINERS
 from prefsmith.finetune.settings import last_checkpoint, trainer_config
-from prefsmith.flows.store import Store
 from prefsmith.schemas.errors import UserError
+from prefsmith.store import Store
 
 DPO_DEFAULTS: dict[str, Any] = {
     "per_device_train_batch_size": 2,
@@ -96,8 +97,8 @@ def _splits(store: Store, dataset: str, kinds: tuple[str, ...], columns: list[st
 
 
 KINDS = {
-    "dpo": (("preference",), ["prompt", "chosen", "rejected"]),
-    "sft": (("reward-in-prompt",), ["prompt", "completion"]),
+    "dpo": (TRAINERS["dpo"].kinds, ["prompt", "chosen", "rejected"]),
+    "sft": (TRAINERS["sft"].kinds, ["prompt", "completion"]),
 }
 
 

@@ -19,13 +19,14 @@ from typing import Any
 from prefsmith.finetune.datasets import PreferenceTriple, built_dataset, load_split
 from prefsmith.finetune.datasets import preference_triples as triples_of
 from prefsmith.finetune.outputs import write_run_files
+from prefsmith.finetune.registry import TRAINERS
 from prefsmith.finetune.settings import last_checkpoint, trainer_config
-from prefsmith.flows.store import Store
 from prefsmith.labelers.base import Item
 from prefsmith.labelers.reward_model import RewardModelLabeler, RewardModelOptions
 from prefsmith.schemas.errors import UserError
+from prefsmith.store import Store
 
-KINDS = ("preference", "rm-pairs")
+KINDS = TRAINERS["rm"].kinds
 RM_DEFAULTS: dict[str, Any] = {
     "per_device_train_batch_size": 16,
     "learning_rate": 5e-5,

@@ -14,8 +14,6 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from prefsmith.schemas.errors import UserError
 
 COMMON_DEFAULTS: dict[str, Any] = {
@@ -28,29 +26,6 @@ COMMON_DEFAULTS: dict[str, Any] = {
     "seed": 0,
     "dataloader_num_workers": 0,
 }
-
-
-def parse_assignments(items: list[str] | None) -> dict[str, Any]:
-    """`--set key=value` flags; values read as YAML scalars (numbers, booleans, lists)."""
-    settings = {}
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise UserError(f"--set {item!r}: expected KEY=VALUE")
-        settings[key.strip()] = yaml.safe_load(value) if value else None
-    return settings
-
-
-def read_config_file(path: str | None) -> dict[str, Any]:
-    if path is None:
-        return {}
-    file = Path(path)
-    if not file.is_file():
-        raise UserError(f"--config {path}: no such file")
-    loaded = yaml.safe_load(file.read_text()) or {}
-    if not isinstance(loaded, dict):
-        raise UserError(f"--config {path}: expected a mapping of trainer settings")
-    return loaded
 
 
 def device_settings() -> dict[str, Any]:

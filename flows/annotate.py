@@ -14,9 +14,9 @@ from typing import Any
 from prefect import flow, task
 from prefect.cache_policies import NONE
 
-from prefsmith.flows.annotation import pull, push
-from prefsmith.flows.label_studio import LabelStudio
-from prefsmith.flows.store import Store
+from prefsmith.annotation.label_studio import LabelStudio
+from prefsmith.annotation.tasks import pull, push
+from prefsmith.store import Store
 
 
 @task(name="push_tasks", cache_policy=NONE, persist_result=False)

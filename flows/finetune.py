@@ -18,14 +18,10 @@ from typing import Any
 from prefect import flow, task
 from prefect.cache_policies import NONE
 
-from prefsmith.flows.store import Store
-from prefsmith.flows.task_runners import limit_slot
+from prefsmith.finetune.registry import TRAINERS
+from prefsmith.runtime.task_runners import limit_slot
+from prefsmith.store import Store
 
-TRAINERS = {
-    "rm": "prefsmith.finetune.reward_model:train_reward_model",
-    "dpo": "prefsmith.finetune.policy:train_dpo",
-    "sft": "prefsmith.finetune.policy:train_sft",
-}
 STAGE_MARKER = "prefsmith-stage.json"  # what a pipeline run trained or evaluated here
 EVALUATIONS = {
     "reward-matching": "prefsmith.finetune.evaluate:reward_matching",
@@ -49,7 +45,7 @@ def accelerator_limit() -> str:
 @task(name="train_model", cache_policy=NONE, persist_result=False)
 def train_task(store: str, trainer: str, dataset: str, output: str, options: dict) -> dict:
     with limit_slot(accelerator_limit()):
-        return _resolve(TRAINERS[trainer])(Store(store), dataset, Path(output), **options)
+        return TRAINERS[trainer].function()(Store(store), dataset, Path(output), **options)
 
 
 @flow(name="train")
@@ -93,8 +89,8 @@ def evaluate(
 
 def dataset_digest(store: str, dataset: str) -> str:
     """A hash of a built dataset's data files: a rebuild with the same rows keeps it."""
-    from prefsmith.flows.builders import load_manifest
     from prefsmith.schemas.ids import content_hash
+    from prefsmith.store import load_manifest
 
     manifest = load_manifest(Store(store), dataset)
     folder = Path(store) / "datasets" / dataset

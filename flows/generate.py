@@ -11,10 +11,11 @@ from typing import Any
 from prefect import flow, task
 from prefect.cache_policies import NONE
 
-from prefsmith.flows.generation import generate_candidates
-from prefsmith.flows.progress import progress_bar
-from prefsmith.flows.store import Store
 from prefsmith.labelers.endpoints import open_endpoint
+from prefsmith.labelers.generation import generate_candidates
+from prefsmith.runtime.progress import progress_bar
+from prefsmith.schemas.run_config import GenerateConfig
+from prefsmith.store import Store
 
 
 @task(name="generate_candidates", cache_policy=NONE, persist_result=False)
@@ -44,25 +45,11 @@ def generate_task(store: str, settings: dict[str, Any]) -> dict[str, Any]:
 
 
 @flow(name="generate")
-def generate(
-    store: str,
-    n: int = 2,
-    endpoint: str = "local",
-    model: str | None = None,
-    temperature: float = 0.7,
-    top_p: float = 0.95,
-    max_tokens: int = 256,
-    seed: int | None = 0,
-    max_concurrency: int = 4,
-    timeout: float = 120.0,
-    requests_per_minute: float | None = None,
-    tokens_per_minute: float | None = None,
-    limit: int | None = None,
-    sources: list[str] | None = None,
-    first_turn_only: bool = False,
-) -> dict[str, Any]:
-    """Write `n` candidates per prompt (only those still missing for this generator).
+def generate(store: str, config: GenerateConfig) -> dict[str, Any]:
+    """Write `n` candidates per prompt (only those still missing for this generator): the
+    fields of `GenerateConfig`, as in a run config's `generate:` section.
 
     `sources`: only prompts whose source starts with one of these; `first_turn_only`:
     answer the first user turn of multi-turn prompts and not the follow-ups."""
-    return generate_task(store, dict(locals()))
+    config = GenerateConfig.model_validate(config)
+    return generate_task(store, config.model_dump())

@@ -17,14 +17,14 @@ from typing import Any
 from prefect import flow, task
 from prefect.cache_policies import NONE
 
-from prefsmith.flows.hh_ingest import check_hh_source, ingest_hh_jsonl, ingest_hh_rows
-from prefsmith.flows.ingestion import IngestReport
-from prefsmith.flows.progress import progress_bar
-from prefsmith.flows.prompt_ingest import PromptRowPlan, check_prompt_source, ingest_prompt_rows
-from prefsmith.flows.sources import SourceFile, iter_file, load_hub_rows
-from prefsmith.flows.store import Store
+from prefsmith.ingest.hh_rlhf import check_hh_source, ingest_hh_jsonl, ingest_hh_rows
+from prefsmith.ingest.prompt_sets import PromptRowPlan, check_prompt_source, ingest_prompt_rows
+from prefsmith.ingest.sources import SourceFile, iter_file, load_hub_rows
+from prefsmith.ingest.writer import IngestReport
+from prefsmith.runtime.progress import progress_bar
 from prefsmith.schemas.config import HHIngestConfig, PromptIngestConfig
 from prefsmith.schemas.records import SourceRow
+from prefsmith.store import Store
 
 
 class RowBudget:
@@ -124,7 +124,7 @@ def ingest_prompt_file(
 def ingest_prompt_hub(
     store: str, config: PromptIngestConfig, repo_id: str, references: dict[str, list[str]] | None
 ) -> IngestReport:
-    from prefsmith.flows.prompt_ingest import first_record, plan_prompt_rows
+    from prefsmith.ingest.prompt_sets import first_record, plan_prompt_rows
 
     plan = plan_prompt_rows(first_record(load_hub_rows(repo_id, config.split)), repo_id, config)
     return ingest_prompt_rows(

@@ -6,7 +6,7 @@ prefsmith label --store S --labeler reward_model --model ./my-rm --shards 8 --ta
 
 Items are split into `shards` by their label id (stable across runs); the task
 `label_items` is mapped over the shards on the chosen task runner (threads, a Dask or
-a Ray cluster: flows/task_runners.py). Every shard reads and writes the store itself,
+a Ray cluster: runtime/task_runners.py). Every shard reads and writes the store itself,
 so the store must be a path that every worker sees; only small summaries travel back.
 A shard holds the Prefect concurrency limit of its model (`prefsmith-model-cuda`, ...)
 while the model is loaded, when such a limit exists on the server; a shard that fails
@@ -24,12 +24,14 @@ from prefect import flow, task, unmapped
 from prefect.cache_policies import NONE
 from prefect.futures import wait
 
-from prefsmith.flows.labeling import merge_summaries, model_limit, run_labeler, transient_reason
-from prefsmith.flows.progress import progress_bar
-from prefsmith.flows.store import Store
-from prefsmith.flows.task_runners import check_scale_out, limit_slot, worker_api
-from prefsmith.flows.task_runners import task_runner as make_task_runner
-from prefsmith.labelers.base import Labeler, build_labeler
+from prefsmith.labelers.base import Labeler
+from prefsmith.labelers.registry import build_labeler
+from prefsmith.labelers.runner import merge_summaries, model_limit, run_labeler, transient_reason
+from prefsmith.runtime.progress import progress_bar
+from prefsmith.runtime.task_runners import check_scale_out, limit_slot, worker_api
+from prefsmith.runtime.task_runners import task_runner as make_task_runner
+from prefsmith.schemas.run_config import LabelConfig
+from prefsmith.store import Store
 
 
 def retry_on_transient(task: Any, task_run: Any, state: Any) -> bool:
@@ -87,23 +89,18 @@ def shard_limit(limit: int | None, shard: int, shards: int) -> int | None:
 
 
 @flow(name="label")
-def label(
-    store: str,
-    labeler: str,
-    options: dict[str, Any] | None = None,
-    limit: int | None = None,
-    shards: int = 1,
-    task_runner: str | None = None,
-    origins: list[str] | None = None,
-) -> dict[str, Any]:
-    """Label the store's items with `labeler` (a registry key) configured by `options`.
+def label(store: str, config: LabelConfig) -> dict[str, Any]:
+    """Label the store's items with `config.labeler` (a registry key) configured by its
+    `options`: the fields of `LabelConfig`, as in a run config's `label:` entries.
 
     `origins`: label only candidates whose origin starts with one of these (`generate:`).
     `shards`: split the items into this many parts, labeled as parallel tasks.
     `task_runner`: where those tasks run: threads (default), dask, dask?workers=N,
-    dask://HOST:PORT, ray, ray://HOST:PORT (flows/task_runners.py).
+    dask://HOST:PORT, ray, ray://HOST:PORT (runtime/task_runners.py).
     """
-    options = options or {}
+    config = LabelConfig.model_validate(config)
+    labeler, options, limit = config.labeler, dict(config.options), config.limit
+    shards, task_runner, origins = config.shards, config.task_runner, config.origins
     build_labeler(labeler, options)  # options checked before any work
     spec = check_scale_out(shards, task_runner)
     if spec.kind == "threads" and shards == 1:

@@ -18,20 +18,20 @@ from typing import Any
 from prefect import flow, get_run_logger
 
 from prefsmith.flows.annotate import annotate_pull, annotate_push
-from prefsmith.flows.build import build_preference_flow, build_reward_in_prompt_flow
+from prefsmith.flows.build import build
 from prefsmith.flows.export import export_dataset
 from prefsmith.flows.finetune import launch_evaluation, launch_training
 from prefsmith.flows.generate import generate
-from prefsmith.flows.hh_ingest import check_hh_source
 from prefsmith.flows.ingest import ingest_hh_rlhf, ingest_prompts
 from prefsmith.flows.label import label
-from prefsmith.flows.prompt_ingest import check_prompt_source
-from prefsmith.flows.store import Store
-from prefsmith.flows.task_runners import check_scale_out
-from prefsmith.labelers.base import build_labeler, options_of
+from prefsmith.ingest.hh_rlhf import check_hh_source
+from prefsmith.ingest.prompt_sets import check_prompt_source
 from prefsmith.labelers.endpoints import check_endpoint, check_weights
+from prefsmith.labelers.registry import build_labeler, options_of
+from prefsmith.runtime.task_runners import check_scale_out
 from prefsmith.schemas.errors import UserError
 from prefsmith.schemas.run_config import RunConfig, load_run_config
+from prefsmith.store import Store
 
 
 def check_run(config: RunConfig) -> None:
@@ -88,18 +88,17 @@ def _ingest(run: RunConfig) -> list[dict[str, Any]]:
         _log("ingest", ingest_prompts(store=store, **p.model_dump())) for p in run.ingest.prompts
     ]
     if run.generate:
-        stages.append(_log("generate", generate(store=store, **run.generate.model_dump())))
+        stages.append(_log("generate", generate(store=store, config=run.generate)))
     return stages
 
 
 def _label(run: RunConfig) -> list[dict[str, Any]]:
     store, stages = run.store, []
     for rm in run.reward_models:
-        stages.append(_log("build", build_preference_flow(store=store, **rm.build())))
+        stages.append(_log("build", build(store, "preference", rm.build())))
         stages.append(_log("reward model", launch_training(store, rm.train(store))))
     for entry in run.label:
-        parameters = entry.model_dump()
-        stages.append(_log("label", label(store=store, **parameters)))
+        stages.append(_log("label", label(store=store, config=entry)))
     if run.annotate and run.annotate.push:
         stages.append(
             _log("annotate", annotate_push(store=store, **run.annotate.push.model_dump()))
@@ -112,12 +111,8 @@ def _label(run: RunConfig) -> list[dict[str, Any]]:
 def _build_and_train(run: RunConfig) -> list[dict[str, Any]]:
     store = run.store
     stages = [
-        _log("build", build_preference_flow(store=store, **b.model_dump()))
-        for b in run.build.preference
-    ]
-    stages += [
-        _log("build", build_reward_in_prompt_flow(store=store, **b.model_dump()))
-        for b in run.build.reward_in_prompt
+        _log("build", build(store, kind, settings.model_dump(exclude_unset=True)))
+        for kind, settings in run.build.entries()
     ]
     stages += [_log("export", export_dataset(store=store, **e.model_dump())) for e in run.export]
     stages += [_log("train", launch_training(store, t)) for t in run.train]
@@ -148,7 +143,7 @@ def pipeline(config: str, store: str | None = None) -> dict[str, Any]:
         **Store(run.store).summary(),
     }
     if run.report.enabled:
-        from prefsmith.flows.run_report import write_run_report
+        from prefsmith.report.run_report import write_run_report
 
         output = Path(run.report.output or Path(run.store) / "report")
         summary["seconds"] = round(time.perf_counter() - started, 3)

@@ -19,14 +19,14 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NONE
 
-from prefsmith.flows import self_rewarding as steps
-from prefsmith.flows.generation import generate_candidates
-from prefsmith.flows.labeling import run_labeler
-from prefsmith.flows.progress import progress_bar
-from prefsmith.flows.store import Store
+from prefsmith.finetune import self_rewarding as steps
+from prefsmith.labelers.generation import generate_candidates
+from prefsmith.labelers.runner import run_labeler
 from prefsmith.labelers.transformers_client import TransformersClient
+from prefsmith.runtime.progress import progress_bar
 from prefsmith.schemas.config import validate
 from prefsmith.schemas.self_reward import SelfRewardConfig
+from prefsmith.store import Store
 
 TASK = {"cache_policy": NONE, "persist_result": False}
 

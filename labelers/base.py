@@ -18,10 +18,9 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from prefsmith.schemas import ids
-from prefsmith.schemas.errors import UserError
 from prefsmith.schemas.records import Label
 
 TRANSIENT_ERRORS = ("out_of_memory", "timeout", "connection_error", "rate_limited", "server_error")
@@ -47,8 +46,13 @@ class LabelerOptions(BaseModel):
     """Options shared by every labeler; each labeler extends it with its own."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=())
-    name: str | None = None  # stored as the label's `labeler`; defaults to the registry key
-    batch_size: int | None = None  # default: the labeler's (16 unless it says otherwise)
+    name: str | None = Field(
+        default=None, description="Name stored with the labels (default: the labeler)."
+    )
+    batch_size: int | None = Field(
+        default=None,
+        description="Items per forward pass or request batch (default: the labeler's).",
+    )
 
 
 class Labeler(ABC):
@@ -113,22 +117,3 @@ class Labeler(ABC):
             details=details or {},
             error=error,
         )
-
-
-def options_of(key: str, options: dict[str, Any]) -> LabelerOptions:
-    """The validated options of the labeler registered as `key` (UserError naming the key),
-    without building it: for a model that an earlier stage of the run will make."""
-    from prefsmith.labelers.registry import REGISTRY
-    from prefsmith.schemas.config import validate
-
-    if key not in REGISTRY:
-        raise UserError(f"unknown labeler {key!r}; labelers: {', '.join(sorted(REGISTRY))}")
-    return validate(REGISTRY[key].Options, options, where=f"labeler {key}: ")
-
-
-def build_labeler(key: str, options: dict[str, Any]) -> Labeler:
-    """The labeler registered as `key`, with validated options (UserError naming the key)."""
-    from prefsmith.labelers.registry import REGISTRY
-
-    options_ = options_of(key, options)
-    return REGISTRY[key](options_)

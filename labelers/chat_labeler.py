@@ -7,6 +7,8 @@ import contextlib
 from collections.abc import Callable
 from typing import Any, ClassVar, Literal
 
+from pydantic import Field
+
 from prefsmith.labelers.base import Labeler, LabelerOptions
 from prefsmith.labelers.chat_client import ChatClient, ChatResult
 from prefsmith.labelers.endpoints import (
@@ -18,13 +20,15 @@ from prefsmith.labelers.endpoints import (
 
 
 class ChatLabelerOptions(LabelerOptions):
-    endpoint: str = "local"
-    model: str | None = None
+    endpoint: str = Field(
+        default="local", description="local (bundled llama.cpp) or an OpenAI-compatible URL."
+    )
+    model: str | None = Field(default=None, description="Model name at the endpoint.")
     template: str | None = None
     max_tokens: int = 512
     temperature: float = 0.0
     parse_retries: int = 2
-    max_concurrency: int = 4
+    max_concurrency: int = Field(default=4, description="Requests in flight.")
     timeout: float = 120.0
     requests_per_minute: float | None = None
     tokens_per_minute: float | None = None

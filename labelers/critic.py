@@ -80,7 +80,7 @@ class CriticLabeler(ChatLabeler):
         """Read the scores the critic is shown (`--with-label`)."""
         if self.options.with_label is None:
             return
-        from prefsmith.flows.builders import labels_of
+        from prefsmith.store import labels_of
 
         _, _, labels, _ = labels_of(store, self.options.with_label)
         if any(label["kind"] != "score" for label in labels):

@@ -27,6 +27,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
+from pydantic import Field
+
 from prefsmith.labelers.base import Item
 from prefsmith.labelers.chat_client import ChatResult
 from prefsmith.labelers.chat_labeler import ChatLabeler, ChatLabelerOptions
@@ -67,7 +69,7 @@ NO_REFERENCE = "no_reference: the prompt has no reference answer"
 class JudgeOptions(ChatLabelerOptions):
     mode: Literal[
         "pairwise", "single", "reference", "reference-pairwise", "logprob", "single-logprob"
-    ] = "pairwise"
+    ] = Field(default="pairwise", description="How the judge is asked")
 
 
 class JudgeLabeler(ChatLabeler):

@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
+from pydantic import Field
+
 from prefsmith.labelers.base import LabelerOptions
 from prefsmith.schemas.errors import UserError
 
@@ -14,8 +16,12 @@ from prefsmith.schemas.errors import UserError
 class TorchOptions(LabelerOptions):
     """Options of the labelers that run a torch model here."""
 
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        default="auto", description="Where the model runs"
+    )
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+        default="auto", description="Weights' precision"
+    )
 
 
 def import_torch() -> Any:

@@ -14,6 +14,8 @@ from __future__ import annotations
 import logging
 from typing import Any, Literal
 
+from pydantic import Field
+
 from prefsmith.labelers.base import Item, Labeler, LabelerOptions
 from prefsmith.labelers.blender_compat import import_llm_blender
 from prefsmith.labelers.models import model_identity, resolve_device
@@ -29,8 +31,10 @@ MODES = {
 
 
 class PairRMOptions(LabelerOptions):
-    model: str = "llm-blender/PairRM"
-    mode: Literal["rank", "compare", "reference"] = "rank"
+    model: str = Field(default="llm-blender/PairRM", description="A Hub id or a ranker folder.")
+    mode: Literal["rank", "compare", "reference"] = Field(
+        default="rank", description="What is compared"
+    )
     source_max_length: int | None = None
     candidate_max_length: int | None = None
     device: Literal["auto", "cpu", "cuda"] = "auto"

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from pydantic import Field
+
 from prefsmith.labelers.base import Item, Labeler
 from prefsmith.labelers.models import (
     TorchOptions,
@@ -32,10 +34,16 @@ from prefsmith.schemas.reward_prompt import render_dialogue
 
 
 class RewardModelOptions(TorchOptions):
-    model: str
-    input_format: Literal["auto", "pair", "chat", "hh"] = "auto"
-    label: str | None = None
-    max_length: int = 512
+    model: str = Field(description="Model: a Hub id or a local folder.")
+    input_format: Literal["auto", "pair", "chat", "hh"] = Field(
+        default="auto", description="How a prompt and a response are given to the model"
+    )
+    label: str | None = Field(
+        default=None, description="The output label to read, for a multi-label model."
+    )
+    max_length: int = Field(
+        default=512, description="Tokens per input (longer inputs are cut, answer kept)."
+    )
 
 
 class RewardModelLabeler(Labeler):

@@ -43,13 +43,21 @@ def presets() -> dict[str, list[str]]:
 
 
 class YesNoOptions(TorchOptions):
-    model: str | None = None  # None: the bundled SmolLM2-135M-Instruct
-    questions: list[str] = Field(default_factory=list)
-    preset: str | None = None
-    template: str | None = (
-        None  # a file with {response}, {question}, {context}; default: response only
+    model: str | None = Field(
+        default=None, description="Model: a Hub id or a local folder (default: bundled SmolLM2)."
     )
-    max_length: int = 1024
+    questions: list[str] = Field(
+        default_factory=list,
+        description="A yes/no question (repeatable; 'not:' negates).",
+        json_schema_extra={"flags": ["--question"]},
+    )
+    preset: str | None = Field(default=None, description="A named question ensemble.")
+    template: str | None = Field(
+        default=None, description="A template file ({response}, {question}, {context})."
+    )
+    max_length: int = Field(
+        default=1024, description="Tokens per input (longer inputs are cut, answer kept)."
+    )
     batch_size: int | None = (
         None  # default: 4 on CPU (compute-bound: padding costs more), 32 on CUDA
     )

@@ -92,13 +92,54 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     return data
 
 
+def aliases(*flags: str) -> dict[str, Any]:
+    """Extra command-line spellings of a field's flag (`--from` for `--from-labelers`)."""
+    return {"flags": list(flags)}
+
+
+def parse_assignments(items: list[str] | None, flag: str = "--set") -> dict[str, Any]:
+    """`KEY=VALUE` flags (`--set`, `--option`); values read as YAML scalars, so `3` is a
+    number, `true` a boolean, `[a, b]` a list and `rm` a string."""
+    settings = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UserError(f"{flag} {item!r}: expected KEY=VALUE")
+        try:
+            settings[key.strip()] = yaml.safe_load(value) if value else None
+        except yaml.YAMLError:
+            settings[key.strip()] = value
+    return settings
+
+
+def read_settings_file(path: str | None, flag: str = "--config") -> dict[str, Any]:
+    """The mapping of settings in a YAML file given to `flag` (none without a file)."""
+    if path is None:
+        return {}
+    if not Path(path).is_file():
+        raise UserError(f"{flag} {path}: no such file")
+    try:
+        loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as error:
+        raise UserError(f"{flag} {path}: invalid YAML: {error}") from None
+    if not isinstance(loaded, dict):
+        raise UserError(f"{flag} {path}: expected a mapping of settings")
+    return loaded
+
+
 class DatasetBuildConfig(StrictModel):
     """Settings every dataset build shares."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-    splits: dict[str, float] = Field(default_factory=lambda: {"train": 0.95, "test": 0.05})
-    seed: int = 0
-    license: str | None = None
+    name: str = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+        description="Dataset name (a folder under STORE/datasets).",
+    )
+    splits: dict[str, float] = Field(
+        default_factory=lambda: {"train": 0.95, "test": 0.05},
+        description="Split fractions, e.g. train=0.9,test=0.1.",
+    )
+    seed: int = Field(default=0, description="Seed of the split assignment.")
+    license: str | None = Field(default=None, description="License for the dataset card.")
 
     @field_validator("splits")
     @classmethod
@@ -113,40 +154,88 @@ class DatasetBuildConfig(StrictModel):
 
 
 class PreferenceBuildConfig(DatasetBuildConfig):
-    """`prefsmith build preference` (`--from` on the command line is `from_labelers` here)."""
+    """`prefsmith build preference`: trl-ready pairs from one or more labelers."""
 
-    from_labelers: list[str] = Field(min_length=1)
-    origins: list[str] | None = None  # only candidates whose origin starts with one of these
-    pairs: Literal["best-worst", "all", "quantile", "adjacent"] = "best-worst"
-    combine: Literal["agree", "vote"] = "agree"
-    weights: dict[str, float] = Field(default_factory=dict)
-    min_margin: float = Field(default=0.0, ge=0)
-    quantile: float = Field(default=0.25, gt=0, le=0.5)
-    format: Literal["conversational", "standard", "openai", "rm-pairs"] = "conversational"
+    from_labelers: list[str] = Field(
+        min_length=1,
+        description="Labeler(s) to build from; NAME@FINGERPRINT pins one (repeatable or a,b).",
+        json_schema_extra=aliases("--from"),
+    )
+    origins: list[str] | None = Field(
+        default=None,
+        description="Only candidates whose origin starts with this (repeatable).",
+        json_schema_extra=aliases("--origin"),
+    )
+    pairs: Literal["best-worst", "all", "quantile", "adjacent"] = Field(
+        default="best-worst", description="Which pairs of a prompt's candidates"
+    )
+    combine: Literal["agree", "vote"] = Field(
+        default="agree", description="With several labelers: keep pairs they agree on, or vote"
+    )
+    weights: dict[str, float] = Field(
+        default_factory=dict, description="Vote weights, e.g. judge=2,rm=1."
+    )
+    min_margin: float = Field(default=0.0, ge=0, description="Score pairs: minimum difference.")
+    quantile: float = Field(
+        default=0.25, gt=0, le=0.5, description="Quantile pairs: top q against bottom q."
+    )
+    format: Literal["conversational", "standard", "openai", "rm-pairs"] = Field(
+        default="conversational", description="Row format"
+    )
+
+
+class RmPairsBuildConfig(PreferenceBuildConfig):
+    """`prefsmith build rm-pairs`: chosen/rejected hh-rlhf dialogues with a margin column,
+    what `train rm` and the `reward_model` labeler's `hh` input read."""
+
+    format: Literal["rm-pairs"] = Field(default="rm-pairs", description="Row format")
 
 
 class RewardInPromptBuildConfig(DatasetBuildConfig):
     """`prefsmith build reward-in-prompt`: `rewards` maps a dimension name to a labeler."""
 
-    rewards: dict[str, str] = Field(min_length=1)
-    normalize: Literal["minmax", "zscore-sigmoid", "quantile", "none"] = "minmax"
-    open_tag: str = "<REWARD>"
-    start_tag: str = "<SOS>"
-    line: str = "{Name} reward: {value}"
-    decimals: int = Field(default=2, ge=0, le=6)
-    format: Literal["prompt-completion", "openai"] = "prompt-completion"
+    rewards: dict[str, str] = Field(
+        min_length=1, description="Dimensions and labelers, e.g. helpful=rm-a,harmless=rm-b."
+    )
+    normalize: Literal["minmax", "zscore-sigmoid", "quantile", "none"] = Field(
+        default="minmax", description="How scores become rewards"
+    )
+    open_tag: str = Field(default="<REWARD>", description="Line opening the reward block.")
+    start_tag: str = Field(
+        default="<SOS>", description="Marker after the block, before the response."
+    )
+    line: str = Field(
+        default="{Name} reward: {value}", description="One reward line; {Name}, {name}, {value}."
+    )
+    decimals: int = Field(default=2, ge=0, le=6, description="Decimals of each reward.")
+    format: Literal["prompt-completion", "openai"] = Field(
+        default="prompt-completion", description="Row format"
+    )
 
 
 class TokenRewardsBuildConfig(DatasetBuildConfig):
     """`prefsmith build token-rewards`: critic spans as one reward per response token."""
 
-    from_labeler: str = "critic"
-    tokenizer: str
-    positive_reward_value: float = 1.0
-    negative_reward_value: float = -1.0
-    intrinsic_reward_threshold: float = Field(default=0.5, gt=0, le=1)
-    scalar_from: str | None = None  # a score labeler added at the last token
-    format: Literal["token-rewards"] = "token-rewards"
+    from_labeler: str = Field(
+        default="critic", description="The critic labeler.", json_schema_extra=aliases("--from")
+    )
+    tokenizer: str = Field(description="Tokenizer (Hub id or folder) of the policy.")
+    positive_reward_value: float = Field(
+        default=1.0, description="Reward of a token in a good span.",
+        json_schema_extra=aliases("--positive"),
+    )  # fmt: skip
+    negative_reward_value: float = Field(
+        default=-1.0, description="Reward of a token in a bad span.",
+        json_schema_extra=aliases("--negative"),
+    )  # fmt: skip
+    intrinsic_reward_threshold: float = Field(
+        default=0.5, gt=0, le=1, description="Share of a token's characters a span must cover.",
+        json_schema_extra=aliases("--threshold"),
+    )  # fmt: skip
+    scalar_from: str | None = Field(
+        default=None, description="A score labeler added at the last token."
+    )
+    format: Literal["token-rewards"] = Field(default="token-rewards", description="Row format")
 
 
 class IngestStage(StrictModel):
@@ -157,10 +246,32 @@ class IngestStage(StrictModel):
 
 
 class BuildStage(StrictModel):
-    """The `build:` section: datasets to (re)build from the store's labels."""
+    """The `build:` section: datasets to (re)build from the store's labels, by kind. Its
+    fields are the one list of dataset kinds: `prefsmith build KIND` (a dash for each
+    underscore), the build flow and the builder registry are keyed by them."""
 
     preference: list[PreferenceBuildConfig] = Field(default_factory=list)
+    rm_pairs: list[RmPairsBuildConfig] = Field(default_factory=list)
     reward_in_prompt: list[RewardInPromptBuildConfig] = Field(default_factory=list)
+    token_rewards: list[TokenRewardsBuildConfig] = Field(default_factory=list)
+
+    def entries(self) -> list[tuple[str, DatasetBuildConfig]]:
+        """(kind, settings) of every build, in the order of the kinds."""
+        return [
+            (field.replace("_", "-"), config)
+            for field in type(self).model_fields
+            for config in getattr(self, field)
+        ]
+
+
+def build_kinds() -> dict[str, type[DatasetBuildConfig]]:
+    """Dataset kind (`rm-pairs`) -> its settings model, from the fields of BuildStage."""
+    import typing
+
+    return {
+        name.replace("_", "-"): typing.get_args(field.annotation)[0]
+        for name, field in BuildStage.model_fields.items()
+    }
 
 
 class ExportConfig(StrictModel):

@@ -44,8 +44,10 @@ def preference_row(pair: Mapping[str, Any], fmt: str) -> dict[str, Any]:
 
 
 def rm_pair_row(pair: Mapping[str, Any]) -> dict[str, Any]:
-    """Reward-model pair, trl's implicit-prompt text format, with the deciding margin."""
-    prompt = render_dialogue(pair["prompt"]) + "\n\nAssistant: "
+    """Reward-model pair in hh-rlhf's own text (`\n\nHuman: …\n\nAssistant: …`, trl's
+    implicit-prompt format), with the deciding margin: what `train rm` and the
+    `reward_model` labeler's `hh` input read."""
+    prompt = "\n\n" + render_dialogue(pair["prompt"]) + "\n\nAssistant: "
     return {
         "chosen": prompt + pair["chosen"],
         "rejected": prompt + pair["rejected"],

@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from prefsmith.schemas.config import (
     BuildStage,
@@ -25,6 +25,7 @@ from prefsmith.schemas.config import (
     IngestStage,
     StrictModel,
     TrainConfig,
+    aliases,
     load_yaml,
     validate,
 )
@@ -35,31 +36,63 @@ from prefsmith.schemas.self_reward import SelfRewardConfig
 class GenerateConfig(StrictModel):
     """`generate:`: N candidates per prompt from an OpenAI-compatible server (or `local`)."""
 
-    n: int = Field(default=2, ge=1)
-    endpoint: str = "local"
-    model: str | None = None
-    temperature: float = Field(default=0.7, ge=0)
-    top_p: float = Field(default=0.95, gt=0, le=1)
-    max_tokens: int = Field(default=256, ge=1)
-    seed: int | None = 0
-    max_concurrency: int = Field(default=4, ge=1)
-    timeout: float = Field(default=120.0, gt=0)
-    requests_per_minute: float | None = None
-    tokens_per_minute: float | None = None
-    limit: int | None = Field(default=None, ge=1)
-    sources: list[str] | None = None  # only prompts whose source starts with one of these
-    first_turn_only: bool = False  # multi-turn prompts: answer the first turn only
+    n: int = Field(default=2, ge=1, description="Candidates per prompt.")
+    endpoint: str = Field(
+        default="local", description="local (bundled llama.cpp) or an OpenAI-compatible URL."
+    )
+    model: str | None = Field(default=None, description="Model name (remote) or GGUF file (local).")
+    temperature: float = Field(default=0.7, ge=0, description="Sampling temperature.")
+    top_p: float = Field(default=0.95, gt=0, le=1, description="Nucleus sampling.")
+    max_tokens: int = Field(default=256, ge=1, description="Tokens per answer.")
+    seed: int | None = Field(default=0, description="Base seed; sample i uses seed + i.")
+    max_concurrency: int = Field(default=4, ge=1, description="Requests in flight.")
+    timeout: float = Field(default=120.0, gt=0, description="Seconds per request.")
+    requests_per_minute: float | None = Field(
+        default=None, description="Client-side request limit."
+    )
+    tokens_per_minute: float | None = Field(
+        default=None, description="Client-side token limit (prompt + max tokens)."
+    )
+    limit: int | None = Field(default=None, ge=1, description="At most N samples this run.")
+    sources: list[str] | None = Field(
+        default=None,
+        description="Only prompts whose source starts with this (repeatable).",
+        json_schema_extra=aliases("--source"),
+    )
+    first_turn_only: bool = Field(
+        default=False, description="Multi-turn prompts: answer the first turn only."
+    )
+
+    @model_validator(mode="after")
+    def _distinct_samples(self) -> GenerateConfig:
+        if self.n > 1 and not self.temperature:
+            raise ValueError(
+                "n > 1 at temperature 0 would give identical candidates; set a temperature"
+            )
+        return self
 
 
 class LabelConfig(StrictModel):
     """One `label:` entry: a labeler (registry key) and its options, as `prefsmith label`."""
 
-    labeler: str
-    options: dict[str, Any] = Field(default_factory=dict)
-    limit: int | None = Field(default=None, ge=1)
-    origins: list[str] | None = None  # only candidates whose origin starts with one of these
-    shards: int = Field(default=1, ge=1)
-    task_runner: str | None = None  # threads (default), dask, dask://HOST:PORT, ray, ray://…
+    labeler: str = Field(description="reward_model, yes_no, pairrm, judge or critic.")
+    options: dict[str, Any] = Field(
+        default_factory=dict, description="The labeler's own options (its Options model)."
+    )
+    limit: int | None = Field(default=None, ge=1, description="Label at most N items this run.")
+    origins: list[str] | None = Field(
+        default=None,
+        description="Only candidates whose origin starts with this (repeatable): generate:",
+        json_schema_extra=aliases("--origin"),
+    )
+    shards: int = Field(
+        default=1, ge=1, description="Split the items into N parts labeled in parallel."
+    )
+    task_runner: str | None = Field(
+        default=None,
+        description="Where the shards run: threads, dask, dask?workers=N, dask://HOST:PORT, "
+        "ray, ray://HOST:PORT (docs/scale-out.md).",
+    )
 
 
 class RewardModelStage(DatasetBuildConfig):
@@ -147,8 +180,7 @@ class RunConfig(StrictModel):
 
     def datasets(self) -> list[str]:
         """Names of the datasets this run builds, in order."""
-        builds = [*self.reward_models, *self.build.preference, *self.build.reward_in_prompt]
-        return [b.name for b in builds]
+        return [b.name for b in self.reward_models] + [b.name for _, b in self.build.entries()]
 
 
 def _with_store(value: Any, store: str) -> Any:

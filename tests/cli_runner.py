@@ -4,7 +4,7 @@ import json
 
 from typer.testing import CliRunner
 
-from prefsmith.flows.cli import app
+from prefsmith.cli.app import app
 
 runner = CliRunner()
 

@@ -115,11 +115,11 @@ def tiny_encoder(tmp_path_factory) -> Path:
 def hh_datasets(store_dir):
     """A store with the hh-rlhf test slice and two datasets built from it: `hh` (preference,
     conversational, train/test) and `hh-rip` (reward-in-prompt from two synthetic score labelers)."""
-    from prefsmith.flows.builders import build_preference, build_reward_in_prompt
-    from prefsmith.flows.hh_ingest import ingest_hh_jsonl
-    from prefsmith.flows.store import Store
+    from prefsmith.builders.datasets import build_preference, build_reward_in_prompt
+    from prefsmith.ingest.hh_rlhf import ingest_hh_jsonl
     from prefsmith.schemas.config import PreferenceBuildConfig, RewardInPromptBuildConfig
     from prefsmith.schemas.records import Label, to_table
+    from prefsmith.store import Store
 
     store = Store(store_dir)
     ingest_hh_jsonl(HH_SLICE, store, source_key="k", source_name="hh-rlhf:harmless-base-test")

@@ -1,7 +1,7 @@
 """A store with one prompt (with a reference answer) and three candidates of known quality."""
 
-from prefsmith.flows.store import Store
 from prefsmith.schemas.records import Candidate, Prompt, to_table
+from prefsmith.store import Store
 
 GOOD, BAD, MEH = "Knead the dough, let it rise, bake at 220C.", "No.", "Maybe buy bread."
 

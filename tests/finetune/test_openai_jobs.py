@@ -6,8 +6,8 @@ import pytest
 from fake_openai_ft import FakeFineTuning
 from openai.types.fine_tuning import job_create_params
 
+from prefsmith.builders.datasets import build_preference
 from prefsmith.finetune.openai_jobs import launch_openai_job
-from prefsmith.flows.builders import build_preference
 from prefsmith.schemas.config import PreferenceBuildConfig
 from prefsmith.schemas.errors import UserError
 

@@ -4,7 +4,7 @@ hh-rlhf slice (a real Prefect run), then `prefsmith label` scores the store with
 import pytest
 from cli_runner import run_json, runner
 
-from prefsmith.flows.cli import app
+from prefsmith.cli.app import app
 
 
 @pytest.mark.slow

@@ -12,9 +12,10 @@ from safetensors.torch import load_file
 from prefsmith.finetune.datasets import load_split
 from prefsmith.finetune.policy import policy_trainer, train_dpo, train_sft
 from prefsmith.finetune.reward_model import train_reward_model
-from prefsmith.finetune.settings import parse_assignments, trainer_config
-from prefsmith.flows.labeling import run_labeler
-from prefsmith.labelers.base import build_labeler
+from prefsmith.finetune.settings import trainer_config
+from prefsmith.labelers.registry import build_labeler
+from prefsmith.labelers.runner import run_labeler
+from prefsmith.schemas.config import parse_assignments
 from prefsmith.schemas.errors import UserError
 
 STEPS = {"max_steps": 2, "logging_steps": 1, "save_steps": 1}

@@ -11,8 +11,8 @@ import time
 import pytest
 from fake_openai import FakeOpenAI, completion
 
-from prefsmith.flows.store import Store
 from prefsmith.schemas.records import Candidate, Prompt, to_table
+from prefsmith.store import Store
 
 PROMPTS, ANSWERS = 6, 3  # 6 x 3 pairs
 
@@ -27,7 +27,7 @@ def slow_judge(body):
 
 def label_command(store_dir, url: str) -> list[str]:
     return [
-        sys.executable, "-m", "prefsmith.flows.cli", "label", "--labeler", "judge",
+        sys.executable, "-m", "prefsmith.cli.app", "label", "--labeler", "judge",
         "--endpoint", url, "--model", "judge", "--store", str(store_dir),
         "--batch-size", "2", "--max-concurrency", "2", "--json",
     ]  # fmt: skip

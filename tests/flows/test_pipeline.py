@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from cli_runner import runner
 
-from prefsmith.flows.cli import app
+from prefsmith.cli.app import app
 from prefsmith.flows.pipeline import check_run
-from prefsmith.flows.run_report import tidy_markdown
+from prefsmith.report.run_report import tidy_markdown
 from prefsmith.schemas.errors import UserError
 from prefsmith.schemas.run_config import load_run_config
 

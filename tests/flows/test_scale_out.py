@@ -11,13 +11,20 @@ from pathlib import Path
 
 import pytest
 
-from prefsmith.flows.labeling import merge_summaries, model_limit, shard_of, transient_reason
-from prefsmith.flows.store import Store
-from prefsmith.flows.task_runners import check_scale_out, parse_spec, task_runner
-from prefsmith.labelers.base import build_labeler
+from prefsmith.labelers.registry import build_labeler
+from prefsmith.labelers.runner import merge_summaries, model_limit, shard_of, transient_reason
+from prefsmith.runtime.task_runners import check_scale_out, parse_spec, task_runner
 from prefsmith.schemas.errors import UserError
+from prefsmith.store import Store
 
 HH_SLICE = Path(__file__).parents[1] / "data" / "hh_rlhf_harmless_test_120.jsonl"
+
+
+def label(store: str, labeler: str, options: dict, **rest):
+    """The label flow, called as a run config's `label:` entry is."""
+    from prefsmith.flows.label import label as label_flow
+
+    return label_flow(store, {"labeler": labeler, "options": options, **rest})
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +44,7 @@ def tiny_rm(tiny_encoder, tmp_path_factory) -> str:
 
 @pytest.fixture
 def hh_store(tmp_path) -> Path:
-    from prefsmith.flows.hh_ingest import ingest_hh_jsonl
+    from prefsmith.ingest.hh_rlhf import ingest_hh_jsonl
 
     root = tmp_path / "store"
     ingest_hh_jsonl(HH_SLICE, Store(root), source_key="k", source_name="hh-rlhf:harmless-base-test")
@@ -58,8 +65,6 @@ def test_a_two_worker_dask_cluster_stores_the_labels_the_thread_runner_does(
     hh_store, tiny_rm, tmp_path
 ):
     from distributed import Client, LocalCluster
-
-    from prefsmith.flows.label import label
 
     options = {"model": tiny_rm, "max_length": 64}
     other = tmp_path / "other-store"
@@ -91,8 +96,6 @@ def test_a_two_worker_dask_cluster_stores_the_labels_the_thread_runner_does(
 @pytest.mark.slow
 def test_a_local_ray_instance_stores_the_labels_the_thread_runner_does(hh_store, tiny_rm, tmp_path):
     pytest.importorskip("prefect_ray", reason="the ray extra is not installed")
-    from prefsmith.flows.label import label
-
     options = {"model": tiny_rm, "max_length": 64}
     other = tmp_path / "other-store"
     shutil.copytree(hh_store, other)
@@ -106,8 +109,6 @@ def test_a_local_ray_instance_stores_the_labels_the_thread_runner_does(hh_store,
 
 @pytest.mark.prefect
 def test_shards_split_the_work_and_the_limit_without_overlap(hh_store, tiny_rm):
-    from prefsmith.flows.label import label
-
     options = {"model": tiny_rm, "max_length": 32}
     first = label(str(hh_store), "reward_model", options, limit=10, shards=3)
     assert (first["labeled"], first["cached"], first["items"]) == (10, 0, 238)
@@ -270,7 +271,7 @@ def test_shard_summaries_merge_into_one_with_the_same_keys():
 def test_the_command_line_starts_a_local_cluster_and_checks_its_flags(tmp_path, tiny_rm):
     from cli_runner import run_json, runner
 
-    from prefsmith.flows.cli import app
+    from prefsmith.cli.app import app
 
     store = str(tmp_path / "store")
     run_json("ingest", "hh-rlhf", str(HH_SLICE), "--store", store, "--limit", "10")

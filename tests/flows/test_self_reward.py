@@ -14,12 +14,12 @@ import yaml
 from safetensors.torch import load_file
 from tiny_judge import make_tiny_judge
 
-from prefsmith.flows.prompt_ingest import check_prompt_source, ingest_prompt_rows
-from prefsmith.flows.sources import iter_file
-from prefsmith.flows.store import Store
+from prefsmith.ingest.prompt_sets import check_prompt_source, ingest_prompt_rows
+from prefsmith.ingest.sources import iter_file
 from prefsmith.schemas.config import IngestStage
 from prefsmith.schemas.errors import UserError
 from prefsmith.schemas.self_reward import SelfRewardConfig
+from prefsmith.store import Store
 
 CONFIG = Path(__file__).parents[2] / "configs" / "self_reward.yaml"
 MT_BENCH = Path(__file__).parents[1] / "data" / "mt_bench_questions_18.jsonl"

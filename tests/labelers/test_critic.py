@@ -8,9 +8,9 @@ import pytest
 from fake_openai import FakeOpenAI, completion
 from judge_store import BAD, GOOD, make_store
 
-from prefsmith.flows.labeling import run_labeler
-from prefsmith.flows.token_rewards import build_token_rewards
-from prefsmith.labelers.base import build_labeler
+from prefsmith.builders.token_rewards import build_token_rewards
+from prefsmith.labelers.registry import build_labeler
+from prefsmith.labelers.runner import run_labeler
 from prefsmith.schemas.config import TokenRewardsBuildConfig
 from prefsmith.schemas.records import Label, load_json, to_table
 from prefsmith.schemas.spans import locate, parse_critique, token_rewards

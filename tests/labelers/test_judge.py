@@ -4,9 +4,9 @@ import pytest
 from fake_openai import FakeOpenAI, completion
 from judge_store import GOOD, make_store
 
-from prefsmith.flows.labeling import run_labeler
-from prefsmith.labelers.base import build_labeler
 from prefsmith.labelers.judge import parse_score, parse_verdict
+from prefsmith.labelers.registry import build_labeler
+from prefsmith.labelers.runner import run_labeler
 from prefsmith.schemas.records import load_json
 
 

@@ -8,9 +8,9 @@ from fake_openai import FakeOpenAI, completion
 from judge_store import BAD, GOOD, make_store
 from tiny_judge import make_tiny_judge
 
-from prefsmith.flows.labeling import run_labeler
-from prefsmith.labelers.base import build_labeler
 from prefsmith.labelers.judge_verdicts import expected_digit_score
+from prefsmith.labelers.registry import build_labeler
+from prefsmith.labelers.runner import run_labeler
 from prefsmith.schemas.errors import UserError
 from prefsmith.schemas.records import load_json
 

@@ -5,12 +5,12 @@ from pathlib import Path
 
 import pytest
 
-from prefsmith.flows.labeling import run_labeler
-from prefsmith.flows.store import Store
-from prefsmith.labelers.base import build_labeler
 from prefsmith.labelers.blender_compat import import_llm_blender, missing_shims
+from prefsmith.labelers.registry import build_labeler
+from prefsmith.labelers.runner import run_labeler
 from prefsmith.schemas.preference import choose_pairs, opinions_from_labels
 from prefsmith.schemas.records import Candidate, Prompt, to_table
+from prefsmith.store import Store
 
 
 def test_the_transformers_5_shims_are_still_needed():

@@ -4,12 +4,12 @@ from pathlib import Path
 
 import pytest
 
-from prefsmith.flows.labeling import run_labeler, store_items
-from prefsmith.flows.store import Store
-from prefsmith.labelers.base import build_labeler
 from prefsmith.labelers.bundled import minilm_dir
+from prefsmith.labelers.registry import build_labeler
+from prefsmith.labelers.runner import run_labeler, store_items
 from prefsmith.schemas.errors import UserError
 from prefsmith.schemas.records import Candidate, Prompt, load_json, to_table
+from prefsmith.store import Store
 
 GOOD = "Sure! Preheat the oven to 220C, knead the dough for ten minutes and bake it for 35 minutes."
 BAD = "No. Figure it out yourself, I am not going to help you with that."

@@ -2,11 +2,11 @@
 
 import pytest
 
-from prefsmith.flows.labeling import run_labeler, store_items
-from prefsmith.flows.store import Store
-from prefsmith.labelers.base import build_labeler
+from prefsmith.labelers.registry import build_labeler
+from prefsmith.labelers.runner import run_labeler, store_items
 from prefsmith.schemas.errors import UserError
 from prefsmith.schemas.records import Candidate, Prompt, load_json, to_table
+from prefsmith.store import Store
 
 
 @pytest.fixture

@@ -1,0 +1,127 @@
+"""`prefsmith build …`, `prefsmith prompt`, `prefsmith export`: datasets from the store."""
+
+from __future__ import annotations
+
+import sys
+import typing
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
+
+import typer
+from pydantic import BaseModel
+
+from prefsmith.cli.common import (
+    JsonOption,
+    StoreOption,
+    common_parameters,
+    emit,
+    require_store,
+    user_errors,
+)
+from prefsmith.cli.model_options import option_parameters, validate_options, with_parameters
+from prefsmith.schemas.config import build_kinds
+from prefsmith.schemas.errors import UserError
+
+build_app = typer.Typer(help="Build datasets from the store's labels.", no_args_is_help=True)
+
+# What the command line assumes that a run config spells out.
+CLI_DEFAULTS: dict[str, dict[str, Any]] = {
+    "preference": {"from_labelers": ["human:hh-rlhf"]},
+    "rm-pairs": {"from_labelers": ["human:hh-rlhf"]},
+}
+
+
+def build_command(kind: str, settings_model: type[BaseModel]) -> Callable[..., None]:
+    """`prefsmith build KIND`: its options are the fields of the kind's settings model."""
+    defaults = {"name": kind, **CLI_DEFAULTS.get(kind, {})}
+    fixed = {
+        name for name, field in settings_model.model_fields.items()
+        if typing.get_origin(field.annotation) is Literal
+        and len(typing.get_args(field.annotation)) == 1
+    }  # fmt: skip
+    parameters = option_parameters(settings_model, skip=fixed, defaults=defaults)
+    parameters += common_parameters(store=True, json_=True)
+
+    @with_parameters(parameters)
+    @user_errors
+    def command(store: str, json_: bool, **options: Any) -> None:
+        from prefsmith.builders.registry import build_settings
+        from prefsmith.cli.runner import run_flow
+        from prefsmith.store import Store
+
+        settings = validate_options(settings_model, options)
+        build_settings(kind, settings)  # every mistake in one line, before Prefect starts
+        require_store(store)
+        Store(store).ensure_writable()
+        summary = run_flow("prefsmith.flows.build:build", store=store, kind=kind, settings=settings)
+        emit(summary, json_, f"build {kind} -> {summary['path']}")
+
+    command.__doc__ = (settings_model.__doc__ or kind).split(":", 1)[-1].strip()
+    return command
+
+
+for _kind, _model in build_kinds().items():
+    build_app.command(_kind)(build_command(_kind, _model))
+
+
+@user_errors
+def prompt(
+    text: Annotated[str, typer.Argument(help="The user's message.")],
+    dataset: Annotated[str, typer.Option(help="A reward-in-prompt dataset of the store.")],
+    target: Annotated[str, typer.Option(help="Target rewards, e.g. helpful=0.9,harmless=0.8.")],
+    store: StoreOption = "prefsmith-store",
+    raw: Annotated[
+        bool, typer.Option(help="Targets are raw scores: normalise them as the dataset did.")
+    ] = False,
+    json_: JsonOption = False,
+) -> None:
+    """Render an inference prompt exactly as the reward-in-prompt dataset renders its rows."""
+    from prefsmith.schemas.reward_prompt import (
+        Normalizer,
+        RewardTemplate,
+        parse_targets,
+        render_prompt,
+    )
+    from prefsmith.store import Store, load_manifest
+
+    manifest = load_manifest(Store(store), dataset)
+    if manifest["kind"] != "reward-in-prompt":
+        raise UserError(f"{dataset} is a {manifest['kind']} dataset, not reward-in-prompt")
+    names = list(manifest["config"]["rewards"])
+    values = parse_targets(target, names)
+    if raw:
+        values = {n: Normalizer(**manifest["normalization"][n])(v) for n, v in values.items()}
+    template = RewardTemplate(**manifest["template"])
+    rendered = render_prompt([{"role": "user", "content": text}], values, template)
+    if json_:
+        emit({"prompt": rendered, "rewards": values}, True, "")
+    else:
+        sys.stdout.write(rendered + "\n")
+
+
+@user_errors
+def export(
+    dataset: Annotated[str, typer.Option(help="A dataset of the store.")],
+    to: Annotated[str, typer.Option(help="A new folder, or hub://ORG/NAME.")],
+    store: StoreOption = "prefsmith-store",
+    private: Annotated[bool, typer.Option("--private/--public", help="Hub visibility.")] = True,
+    token_secret: Annotated[
+        str | None, typer.Option(help="Prefect Secret block holding the Hub token (else HF_TOKEN).")
+    ] = None,
+    json_: JsonOption = False,
+) -> None:
+    """Write a dataset in the Hub layout to a folder, or push it to the Hub in one commit."""
+    from prefsmith.builders.export import check_export
+    from prefsmith.cli.runner import run_flow
+    from prefsmith.store import Store
+
+    check_export(Store(store), dataset, to)
+    summary = run_flow(
+        "prefsmith.flows.export:export_dataset",
+        store=store,
+        dataset=dataset,
+        to=to,
+        private=private,
+        token_secret=token_secret,
+    )
+    emit(summary, json_, f"export {dataset}")

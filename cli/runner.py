@@ -1,0 +1,61 @@
+"""Running a flow from the CLI: import it late, and keep user mistakes to one line.
+
+Prefect logs a failed run's traceback; for a UserError (bad input, not a bug)
+that traceback is noise, so the console handler drops it while the run is
+still recorded as Failed with the message, in the UI and the API.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from prefsmith.schemas.errors import UserError
+
+
+class _HideUserErrorTracebacks(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, UserError):
+            return False
+        return "UserError" not in record.getMessage()
+
+
+@contextmanager
+def _quiet_user_errors() -> Iterator[None]:
+    # Prefect's console handler hangs on the root logger (prefect/logging/logging.yml).
+    handlers = [*logging.getLogger().handlers, *logging.getLogger("prefect").handlers]
+    hide = _HideUserErrorTracebacks()
+    for handler in handlers:
+        handler.addFilter(hide)
+    try:
+        yield
+    finally:
+        for handler in handlers:
+            handler.removeFilter(hide)
+
+
+def run_flow(target: str, **parameters: Any) -> Any:
+    """Call the flow at `module:attribute` with `parameters`; re-raise its exception.
+
+    The summary's `seconds` is replaced by the wall time of the whole call, Prefect's
+    start-up included, so it is what the user waited for.
+    """
+    from prefsmith.runtime.prefect_env import use_local_server
+
+    started = time.perf_counter()
+    use_local_server()
+    module_name, _, attribute = target.partition(":")
+    flow = getattr(importlib.import_module(module_name), attribute)
+    with _quiet_user_errors():
+        state = flow(**parameters, return_state=True)
+    result = state.result(raise_on_failure=False)
+    if isinstance(result, BaseException):
+        raise result
+    if isinstance(result, dict) and "seconds" in result:
+        result["seconds"] = round(time.perf_counter() - started, 3)
+    return result

@@ -1,0 +1,178 @@
+"""hh-rlhf into the store: single-process for any row stream, worker processes for big JSONL.
+
+Workers parse, hash and build Arrow tables for blocks of lines; the calling
+process dedupes and writes in file order. Both paths store identical rows.
+"""
+
+from __future__ import annotations
+
+import functools
+import multiprocessing
+import os
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from prefsmith.ingest.hh_worker import EncodedBlock, convert_block
+from prefsmith.ingest.sources import (
+    FileSpan,
+    SourceFile,
+    check_hub_dataset,
+    hub_id,
+    jsonl_spans,
+    read_jsonl_blocks,
+    resolve_files,
+)
+from prefsmith.ingest.writer import (
+    DEFAULT_BATCH_ROWS,
+    WRITE_ORDER,
+    IngestReport,
+    write_tables,
+)
+from prefsmith.schemas.batching import batched
+from prefsmith.schemas.config import HHIngestConfig, validate
+from prefsmith.schemas.errors import UserError
+from prefsmith.schemas.hh_rlhf import HUB_ID
+from prefsmith.schemas.hh_tables import ConvertedRows, convert_hh_rows
+from prefsmith.schemas.records import SourceRow, now
+from prefsmith.store import Store
+
+FILE_KINDS = ("jsonl", "parquet")
+POLARS_ONE_THREAD = ("POLARS_MAX_THREADS", "1")
+PARALLEL_MIN_BYTES = 64 << 20  # below this, starting worker processes costs more than it saves
+
+
+@dataclass(frozen=True)
+class HHSource:
+    """A checked hh-rlhf input: the config, and either its files or its Hub id."""
+
+    config: HHIngestConfig
+    files: tuple[SourceFile, ...] = ()
+    repo_id: str | None = None
+
+
+def check_hh_source(**parameters: object) -> HHSource:
+    """Validate an hh-rlhf ingest before any work; raises UserError with the fix."""
+    config = validate(HHIngestConfig, parameters)
+    repo_id = hub_id(config.source)
+    if repo_id is None:
+        return HHSource(config, files=tuple(resolve_files(config.source, FILE_KINDS)))
+    if repo_id != HUB_ID:
+        raise UserError(f"{repo_id} is not hh-rlhf; use `prefsmith ingest prompts` for it")
+    check_hub_dataset(repo_id)
+    return HHSource(config, repo_id=repo_id)
+
+
+def _record(report: IngestReport, converted: list[ConvertedRows], store: Store) -> None:
+    for part in converted:
+        report.rows_read += part.rows_read
+        report.rows_used += part.rows_used
+        report.rejects_by_reason.update(part.rejects_by_reason)
+    names = converted[0].tables if converted else {}
+    write_tables(store, {name: [c.tables[name] for c in converted] for name in names}, report)
+
+
+def ingest_hh_rows(
+    rows: Iterable[SourceRow],
+    store: Store,
+    *,
+    source_key: str,
+    source_name: str,
+    allow_empty: bool = False,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+) -> IngestReport:
+    """hh-rlhf rows -> a prompt, two candidates and one human pairwise label each."""
+    started = time.perf_counter()
+    report = IngestReport()
+    for batch in batched(rows, batch_rows):
+        converted = convert_hh_rows(
+            batch,
+            source_key=source_key,
+            source_name=source_name,
+            allow_empty=allow_empty,
+            created_at=now(),
+        )
+        _record(report, [converted], store)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def spans_or_blocks(
+    path: Path, block_bytes: int
+) -> Iterator[tuple[tuple[int, bytes | FileSpan], int]]:
+    """((first line, what a worker converts), bytes consumed): spans a worker reads itself
+    for a plain file, the decompressed bytes for a gzip one."""
+    if path.name.lower().endswith(".gz"):
+        for first_line, data, position in read_jsonl_blocks(path, block_bytes):
+            yield (first_line, data), position
+    else:
+        for first_line, span in jsonl_spans(path, block_bytes):
+            yield (first_line, span), span.end
+
+
+def default_workers(path: Path) -> int:
+    """One worker process per core (at most 8) for a file of 64 MB or more, else none."""
+    big = path.stat().st_size >= PARALLEL_MIN_BYTES
+    return min(len(os.sched_getaffinity(0)), 8) if big else 1
+
+
+def ingest_hh_jsonl(
+    path: Path,
+    store: Store,
+    *,
+    source_key: str,
+    source_name: str,
+    allow_empty: bool = False,
+    workers: int | None = None,
+    block_bytes: int = 32 << 20,
+    on_progress: Callable[[int], None] | None = None,
+) -> IngestReport:
+    """An hh-rlhf JSONL file -> store, one part per table per block of `block_bytes`.
+
+    `workers=None` converts blocks in one worker process per core for files over
+    64 MB, in this process below; this process only dedupes keys and renames the
+    parts the workers encoded into place.
+    """
+    if workers is None:
+        workers = default_workers(path)
+    started = time.perf_counter()
+    report = IngestReport()
+    convert = functools.partial(
+        convert_block, source_key=source_key, source_name=source_name, allow_empty=allow_empty
+    )
+
+    def collect(block: EncodedBlock) -> None:
+        report.rows_read += block.rows_read
+        report.rows_used += block.rows_used
+        report.rejects_by_reason.update(block.rejects_by_reason)
+        for name in WRITE_ORDER:  # parents first
+            result = store.write_encoded(name, block.parts[name])
+            report.added[name] += result.added
+            report.duplicates[name] += result.duplicates
+
+    if workers <= 1:
+        for first_line, data, position in read_jsonl_blocks(path, block_bytes):
+            collect(convert((first_line, data)))
+            if on_progress is not None:
+                on_progress(position)
+    else:
+        # spawn, not fork: Prefect's threads may hold locks a forked child would inherit.
+        context = multiprocessing.get_context("spawn")
+        in_flight: deque[Future[EncodedBlock]] = deque()
+        # One polars thread per worker: the workers already use every core.
+        with ProcessPoolExecutor(
+            workers, mp_context=context, initializer=os.putenv, initargs=POLARS_ONE_THREAD
+        ) as pool:
+            for block, position in spans_or_blocks(path, block_bytes):
+                in_flight.append(pool.submit(convert, block))
+                if len(in_flight) >= 2 * workers:
+                    collect(in_flight.popleft().result())
+                if on_progress is not None:
+                    on_progress(position)
+            while in_flight:
+                collect(in_flight.popleft().result())
+    report.seconds = time.perf_counter() - started
+    return report

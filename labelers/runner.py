@@ -1,0 +1,259 @@
+"""Running a labeler over the store: only what it hasn't labeled yet, written as it goes.
+
+Items are enumerated from the store, those whose label (same candidates, same
+labeler, same fingerprint) is already stored are skipped, and the model is
+loaded only if something is left. Labels are written after every chunk, so a
+killed run loses at most one chunk and a rerun finishes the rest.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any
+from urllib.parse import urlsplit
+
+from prefsmith.labelers.base import Item, Labeler, is_transient
+from prefsmith.schemas.batching import batched
+from prefsmith.schemas.errors import UserError
+from prefsmith.schemas.records import Label, load_json, to_table
+from prefsmith.store import Store, starts_with_any
+
+
+def store_items(store: Store, unit: str, origins: Sequence[str] | None = None) -> list[Item]:
+    """Every item of a unit: each candidate, each candidate pair of a prompt, or each prompt;
+    with `origins`, only candidates whose origin starts with one of them (`generate:`)."""
+    candidates = store.scan("candidates")
+    if origins:
+        candidates = candidates.filter(starts_with_any("origin", list(origins)))
+    candidates = candidates.select("candidate_id", "prompt_id", "content").collect()
+    prompts = (
+        store.scan("prompts").select("prompt_id", "messages", "reference", "metadata").collect()
+    )
+    by_prompt: dict[str, list[tuple[str, str]]] = {}
+    for candidate_id, prompt_id, content in candidates.sort("candidate_id").iter_rows():
+        by_prompt.setdefault(prompt_id, []).append((candidate_id, content))
+    items = []
+    for prompt_id, messages, reference, metadata in prompts.iter_rows():
+        answers = by_prompt.get(prompt_id, [])
+        if unit == "candidate":
+            groups = [[answer] for answer in answers]
+        elif unit == "pair":
+            groups = [list(pair) for pair in itertools.combinations(answers, 2)]
+        else:
+            groups = [answers] if len(answers) > 1 else []
+        for group in groups:
+            items.append(
+                Item(
+                    prompt_id=prompt_id,
+                    messages=messages,
+                    candidate_ids=[cid for cid, _ in group],
+                    contents=[content for _, content in group],
+                    reference=reference,
+                    metadata=load_json(metadata) or {},
+                )
+            )
+    return items
+
+
+def shard_of(label_id: str, shards: int) -> int:
+    """The shard (0 .. shards-1) of an item, from its label id: stable across runs and
+    machines, and it changes only with the labeler's fingerprint."""
+    return int(label_id, 16) % shards
+
+
+def run_labeler(
+    store: Store,
+    labeler: Labeler,
+    *,
+    limit: int | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+    shard: tuple[int, int] | None = None,
+    origins: Sequence[str] | None = None,
+    while_loaded: Callable[[Labeler], AbstractContextManager[Any]] | None = None,
+) -> dict[str, Any]:
+    """Label what the store lacks for this labeler's fingerprint; returns the summary.
+
+    `shard=(index, count)` keeps only the items of one shard (`shard_of`); the counts of
+    the summary are then that shard's. `origins` keeps only candidates whose origin starts
+    with one of these prefixes. `while_loaded(labeler)` is entered around loading
+    and labeling (a concurrency slot), only when there is something to label.
+    """
+    started = time.perf_counter()
+    items = store_items(store, labeler.unit, origins)
+    stored = store.keys("labels")
+    keyed = [(item, labeler.label_id(item)) for item in items]
+    if shard is not None:
+        index, count = shard
+        keyed = [(item, key) for item, key in keyed if shard_of(key, count) == index]
+        items = [item for item, _ in keyed]
+    pending = [item for item, key in keyed if key not in stored]
+    cached = len(items) - len(pending)
+    if limit is not None:
+        pending = pending[:limit]
+    # Similar lengths in a batch: less padding. The prompt counts for labelers that read it.
+    pending.sort(
+        key=lambda item: (
+            sum(map(len, item.contents)) + sum(len(m["content"]) for m in item.messages)
+        )
+    )
+    labeled, errors, done, made = 0, Counter(), 0, []
+    with while_loaded(labeler) if pending and while_loaded else nullcontext():
+        try:
+            if pending:
+                labeler.prepare(store)
+                labeler.load()
+            labeled, done = _label_pending(labeler, store, pending, errors, made, on_progress)
+        finally:
+            labeler.close()
+    seconds = time.perf_counter() - started
+    return {
+        "command": "label",
+        "labeler": labeler.name,
+        "fingerprint": labeler.fingerprint(),
+        "items": len(items),
+        "labeled": labeled,
+        "cached": cached,
+        "errors": sum(errors.values()),
+        "errors_by_reason": dict(errors.most_common()),
+        **labeler.summary(made),
+        "seconds": round(seconds, 3),
+        "items_per_s": round(done / seconds, 2) if done and seconds else None,
+    }
+
+
+def _label_pending(labeler, store, pending, errors, made, on_progress):
+    labeled, done, batch_size = 0, 0, labeler.batch_size
+    for chunk in batched(pending, batch_size * labeler.chunk_batches):
+        labels: list[Label] = []
+        for batch in batched(chunk, batch_size):
+            try:
+                labels += labeler.label_batch(batch)
+            except UserError:
+                raise  # a setting that can't work (a server without logprobs): stop, say why
+            except Exception as error:  # a labeler bug must not cost the rest of the run
+                reason = f"labeler_error: {type(error).__name__}: {error}"[:500]
+                labels += [labeler.make_label(item, None, error=reason) for item in batch]
+            done += len(batch)
+            if on_progress is not None:
+                on_progress(done, len(pending))
+        for label in labels:
+            if label.error:
+                errors[label.error.split(":", 1)[0]] += 1
+            else:
+                labeled += 1
+        keep = [label for label in labels if not is_transient(label.error)]
+        store.write("labels", to_table("labels", keep))
+        made += labels
+    return labeled, done
+
+
+def merge_summaries(summaries: list[dict[str, Any]], seconds: float) -> dict[str, Any]:
+    """One run summary from the summaries of its shards, with the keys of one.
+
+    Counts add up; `seconds` is the run's wall time. A labeler's own figures (a judge's
+    consistency) are averaged over shards weighted by labeled items, counts among them summed.
+    """
+    if len(summaries) == 1:
+        return summaries[0]
+    merged = dict(summaries[0])
+    for key in ("items", "labeled", "cached", "errors"):
+        merged[key] = sum(summary[key] for summary in summaries)
+    reasons = Counter()
+    for summary in summaries:
+        reasons.update(summary["errors_by_reason"])
+    merged["errors_by_reason"] = dict(reasons.most_common())
+    for key in dict.fromkeys(k for summary in summaries for k in summary if k not in _RUN_KEYS):
+        merged[key] = _merge_figure([(s.get(key), s["labeled"]) for s in summaries])
+    done = merged["labeled"] + merged["errors"]
+    merged["seconds"] = round(seconds, 3)
+    merged["items_per_s"] = round(done / seconds, 2) if done and seconds else None
+    return merged
+
+
+_RUN_KEYS = {"command", "labeler", "fingerprint", "items", "labeled", "cached", "errors"}
+_RUN_KEYS |= {"errors_by_reason", "seconds", "items_per_s"}
+
+
+def _merge_figure(values: list[tuple[Any, int]]) -> Any:
+    present = [(value, weight) for value, weight in values if value is not None]
+    if not present:
+        return None
+    if all(isinstance(v, int) and not isinstance(v, bool) for v, _ in present):
+        return sum(v for v, _ in present)
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v, _ in present):
+        total = sum(w for _, w in present)
+        if not total:
+            return round(sum(v for v, _ in present) / len(present), 4)
+        return round(sum(v * w for v, w in present) / total, 4)
+    return present[0][0]
+
+
+def transient_reason(error: BaseException) -> str | None:
+    """The transient error kind of an exception (out_of_memory, timeout, connection_error,
+    rate_limited, server_error), looking through its causes; None if it is not transient."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, UserError):
+            return None
+        name = type(current).__name__
+        status = getattr(current, "status_code", None)
+        if status is None:
+            status = getattr(getattr(current, "response", None), "status_code", None)
+        out_of_memory = isinstance(current, RuntimeError) and "out of memory" in str(current)
+        if isinstance(current, MemoryError) or name == "OutOfMemoryError" or out_of_memory:
+            return "out_of_memory"
+        if isinstance(current, TimeoutError) or "Timeout" in name:
+            return "timeout"
+        if isinstance(current, ConnectionError) or name in _CONNECTION_ERRORS:
+            return "connection_error"
+        if status == 429:
+            return "rate_limited"
+        if isinstance(status, int) and status >= 500:
+            return "server_error"
+        current = current.__cause__ or current.__context__
+    return None
+
+
+# httpx, openai, requests and aiohttp spell "could not connect" in their own classes.
+_CONNECTION_ERRORS = {
+    "ConnectionError",
+    "ConnectError",
+    "APIConnectionError",
+    "RemoteProtocolError",
+    "ClientConnectorError",
+    "ServerDisconnectedError",
+}
+
+
+def model_limit(labeler: Labeler) -> str | None:
+    """The Prefect global concurrency limit that guards this labeler's model, or None.
+
+    A model loaded here: `prefsmith-model-cpu` or `prefsmith-model-cuda` (from the
+    labeler's device, or where `auto` would put it); the bundled llama.cpp server:
+    `prefsmith-model-local`; an OpenAI-compatible URL: `prefsmith-endpoint-HOST[-PORT]`.
+    """
+    options = labeler.options
+    endpoint = getattr(options, "endpoint", None)
+    if endpoint == "local":
+        return "prefsmith-model-local"
+    if endpoint and "://" in endpoint:
+        parts = urlsplit(endpoint)
+        host = (parts.hostname or "unknown") + (f"-{parts.port}" if parts.port else "")
+        return "prefsmith-endpoint-" + re.sub(r"[^A-Za-z0-9.-]+", "-", host)
+    device = getattr(options, "device", None)
+    if device is None and not endpoint:  # neither a model here nor a server
+        return None
+    if device in (None, "auto"):
+        try:
+            import torch
+        except ImportError:
+            return "prefsmith-model-cpu"
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    return f"prefsmith-model-{device}"
