@@ -51,6 +51,8 @@ def main(path, store):
     import time
     import pathlib
     from prefsmith.ingest.hh_rlhf import ingest_hh_jsonl
+    from prefsmith.runtime.prefect_env import configure_prefect
+    configure_prefect()  # before Prefect is imported, as the CLI does
     from prefsmith.flows.ingest import ingest_hh_rlhf
     from prefsmith.store import Store
     started = time.perf_counter()
@@ -59,7 +61,7 @@ def main(path, store):
     timings = []
     for attempt in range(2):
         started = time.perf_counter()
-        ingest_hh_rlhf(source=path, store=f'{store}-{attempt}')
+        ingest_hh_rlhf(store=f'{store}-{attempt}', config={'source': path})
         timings.append(time.perf_counter() - started)
     return {"plain_seconds": plain, "first_flow_seconds": timings[0], "later_flow_seconds": timings[1]}
 """

@@ -13,7 +13,7 @@ from typing import Any
 import polars as pl
 
 from prefsmith.builders.dataset_files import write_dataset
-from prefsmith.schemas.config import PreferenceBuildConfig, RewardInPromptBuildConfig
+from prefsmith.schemas.builds import PreferenceBuildConfig, RewardInPromptBuildConfig
 from prefsmith.schemas.errors import UserError
 from prefsmith.schemas.formats import preference_row, rm_pair_row, sft_row
 from prefsmith.schemas.preference import choose_pairs, opinions_from_labels

@@ -1,5 +1,5 @@
 """Dataset kind -> the engine that builds it: a dict, keyed by the fields of the run
-config's `build:` stage (`schemas.config.BuildStage`), which also gives each kind's settings
+config's `build:` stage (`schemas.builds.BuildStage`), which also gives each kind's settings
 model. The CLI, the build flow and run configs all go through `build_dataset`."""
 
 from __future__ import annotations
@@ -8,7 +8,8 @@ from collections.abc import Callable
 from typing import Any
 
 from prefsmith.builders.datasets import build_preference, build_reward_in_prompt
-from prefsmith.schemas.config import DatasetBuildConfig, build_kinds, validate
+from prefsmith.schemas.builds import DatasetBuildConfig, build_kinds
+from prefsmith.schemas.config import validate
 from prefsmith.schemas.errors import UserError
 from prefsmith.store import Store
 

@@ -18,7 +18,7 @@ from typing import Any
 import polars as pl
 
 from prefsmith.builders.dataset_files import write_dataset
-from prefsmith.schemas.config import TokenRewardsBuildConfig
+from prefsmith.schemas.builds import TokenRewardsBuildConfig
 from prefsmith.schemas.errors import UserError
 from prefsmith.schemas.records import load_json
 from prefsmith.schemas.spans import token_rewards

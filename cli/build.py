@@ -19,7 +19,8 @@ from prefsmith.cli.common import (
     user_errors,
 )
 from prefsmith.cli.model_options import option_parameters, validate_options, with_parameters
-from prefsmith.schemas.config import build_kinds
+from prefsmith.schemas.builds import build_kinds
+from prefsmith.schemas.config import ExportConfig
 from prefsmith.schemas.errors import UserError
 
 build_app = typer.Typer(help="Build datasets from the store's labels.", no_args_is_help=True)
@@ -99,29 +100,15 @@ def prompt(
         sys.stdout.write(rendered + "\n")
 
 
+@with_parameters(option_parameters(ExportConfig) + common_parameters(store=True, json_=True))
 @user_errors
-def export(
-    dataset: Annotated[str, typer.Option(help="A dataset of the store.")],
-    to: Annotated[str, typer.Option(help="A new folder, or hub://ORG/NAME.")],
-    store: StoreOption = "prefsmith-store",
-    private: Annotated[bool, typer.Option("--private/--public", help="Hub visibility.")] = True,
-    token_secret: Annotated[
-        str | None, typer.Option(help="Prefect Secret block holding the Hub token (else HF_TOKEN).")
-    ] = None,
-    json_: JsonOption = False,
-) -> None:
+def export(store: str, json_: bool, **values: Any) -> None:
     """Write a dataset in the Hub layout to a folder, or push it to the Hub in one commit."""
     from prefsmith.builders.export import check_export
     from prefsmith.cli.runner import run_flow
     from prefsmith.store import Store
 
-    check_export(Store(store), dataset, to)
-    summary = run_flow(
-        "prefsmith.flows.export:export_dataset",
-        store=store,
-        dataset=dataset,
-        to=to,
-        private=private,
-        token_secret=token_secret,
-    )
-    emit(summary, json_, f"export {dataset}")
+    settings = validate_options(ExportConfig, values)
+    check_export(Store(store), settings["dataset"], settings["to"])
+    summary = run_flow("prefsmith.flows.export:export_dataset", store=store, config=settings)
+    emit(summary, json_, f"export {settings['dataset']}")

@@ -113,7 +113,9 @@ def option_parameters(
             info: Any = typer.Argument(help=text)
         elif kind == "bool":
             flag = flag_of(name, flags)
-            info = typer.Option(f"{flag}/--no-{flag[2:]}", help=text)
+            extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+            negative = extra.get("negative") or f"--no-{flag[2:]}"
+            info = typer.Option(f"{flag}/{negative}", help=text)
         else:
             info = typer.Option(flag_of(name, flags), *_aliases(field), help=text)
         parameters.append(
@@ -166,11 +168,11 @@ def validate_options(
         problems = []
         for problem in error.errors():
             key = str(problem["loc"][0]) if problem["loc"] else ""
-            where = flag_of(key, flags) if key in model.model_fields else key or "options"
+            where = flag_of(key, flags) if key in model.model_fields else key
             message = problem["msg"].removeprefix("Value error, ")
             if problem["type"] == "missing":
                 message = "missing (required)"
-            problems.append(f"{where}: {message}")
+            problems.append(f"{where}: {message}" if where else message)
         raise UserError("; ".join(problems)) from None
     return settings
 

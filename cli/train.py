@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -10,11 +11,14 @@ import typer
 from prefsmith.cli.common import (
     JsonOption,
     StoreOption,
+    common_parameters,
     emit,
     parse_pairs,
     require_store,
     user_errors,
 )
+from prefsmith.cli.model_options import option_parameters, validate_options, with_parameters
+from prefsmith.schemas.config import TrainConfig
 from prefsmith.schemas.errors import UserError
 
 train_app = typer.Typer(help="Fine-tune on a built dataset.", no_args_is_help=True)
@@ -41,72 +45,49 @@ def _settings(config: str | None, assignments: list[str] | None) -> dict[str, An
     return {**read_settings_file(config), **parse_assignments(assignments)}
 
 
-def _train(trainer: str, store: str, dataset: str, output: str, options: dict, json_: bool) -> None:
-    from prefsmith.cli.runner import run_flow
-    from prefsmith.finetune.datasets import built_dataset
-    from prefsmith.store import Store
+def train_command(trainer: str, summary: str):
+    """`prefsmith train TRAINER`: its options are the fields of `TrainConfig` (the run
+    config's `train:` entries); trl settings go through `--config FILE` and `--set`."""
+    parameters = [
+        *option_parameters(TrainConfig, skip=("trainer",)),
+        inspect.Parameter("config", inspect.Parameter.KEYWORD_ONLY, default=None,
+                          annotation=ConfigOption),
+        inspect.Parameter("set_", inspect.Parameter.KEYWORD_ONLY, default=None,
+                          annotation=SetOption),
+        *common_parameters(store=True, json_=True),
+    ]  # fmt: skip
 
-    require_store(store)
+    @with_parameters(parameters)
+    @user_errors
+    def command(
+        store: str, json_: bool, config: str | None, set_: list[str] | None, **values: Any
+    ) -> None:
+        from prefsmith.cli.runner import run_flow
+        from prefsmith.finetune.datasets import built_dataset
+        from prefsmith.finetune.registry import TRAINERS
+        from prefsmith.store import Store
+
+        settings = validate_options(TrainConfig, {"trainer": trainer, **values})
+        settings["settings"] = _settings(config, set_)
+        train = TrainConfig.model_validate(settings)
+        require_store(store)
+        built_dataset(Store(store), train.dataset, TRAINERS[trainer].kinds)  # before Prefect
+        Path(train.output).mkdir(parents=True, exist_ok=True)
+        result = run_flow("prefsmith.flows.finetune:train_stage", store=store, config=settings)
+        emit(result, json_, f"train {trainer} -> {train.output}")
+
+    command.__doc__ = summary
+    return command
+
+
+def _register_trainers() -> None:
     from prefsmith.finetune.registry import TRAINERS
 
-    built_dataset(Store(store), dataset, TRAINERS[trainer].kinds)  # mistakes: before Prefect
-    Path(output).mkdir(parents=True, exist_ok=True)
-    summary = run_flow(
-        "prefsmith.flows.finetune:train",
-        store=store,
-        trainer=trainer,
-        dataset=dataset,
-        output=output,
-        options=options,
-    )
-    emit(summary, json_, f"train {trainer} -> {output}")
+    for name, trainer in TRAINERS.items():
+        train_app.command(name)(train_command(name, trainer.summary))
 
 
-@train_app.command("rm")
-@user_errors
-def train_rm(
-    dataset: DatasetOption,
-    output: OutputOption,
-    store: StoreOption = "prefsmith-store",
-    base: Annotated[
-        str | None, typer.Option(help="Encoder: Hub id or folder (default: bundled MiniLM).")
-    ] = None,
-    max_length: Annotated[int, typer.Option(help="Tokens per input; the answer is kept.")] = 256,
-    config: ConfigOption = None,
-    set_: SetOption = None,
-    resume: ResumeOption = False,
-    json_: JsonOption = False,
-) -> None:
-    """A reward model with trl's RewardTrainer; reports pair accuracy on the test split."""
-    options = {"base": base, "max_length": max_length, "resume": resume}
-    options["overrides"] = _settings(config, set_)
-    _train("rm", store, dataset, output, options, json_)
-
-
-def _policy_command(method: str, doc: str):
-    """`train dpo` and `train sft` take the same options; only the trainer differs."""
-
-    def command(
-        dataset: DatasetOption,
-        output: OutputOption,
-        store: StoreOption = "prefsmith-store",
-        policy: PolicyOption = None,
-        lora_r: LoraOption = None,
-        config: ConfigOption = None,
-        set_: SetOption = None,
-        resume: ResumeOption = False,
-        json_: JsonOption = False,
-    ) -> None:
-        options = {"policy": policy, "lora_r": lora_r, "resume": resume}
-        options["overrides"] = _settings(config, set_)
-        _train(method, store, dataset, output, options, json_)
-
-    command.__doc__ = doc
-    train_app.command(method)(user_errors(command))
-
-
-_policy_command("dpo", "DPO with trl's DPOTrainer (beta, loss_type, max_length... via --set).")
-_policy_command("sft", "Reward-conditioned SFT on a reward-in-prompt dataset, completion loss.")
+_register_trainers()
 
 
 @train_app.command("openai")

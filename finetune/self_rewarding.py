@@ -28,7 +28,7 @@ import polars as pl
 
 from prefsmith.builders.datasets import build_preference
 from prefsmith.labelers.judge import JudgeLabeler, JudgeOptions
-from prefsmith.schemas.config import PreferenceBuildConfig
+from prefsmith.schemas.builds import PreferenceBuildConfig
 from prefsmith.schemas.errors import UserError
 from prefsmith.schemas.self_reward import (
     SelfRewardConfig,

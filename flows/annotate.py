@@ -16,6 +16,7 @@ from prefect.cache_policies import NONE
 
 from prefsmith.annotation.label_studio import LabelStudio
 from prefsmith.annotation.tasks import pull, push
+from prefsmith.schemas.run_config import AnnotatePushConfig
 from prefsmith.store import Store
 
 
@@ -25,20 +26,11 @@ def push_task(store: str, project: str, options: dict[str, Any]) -> dict[str, An
 
 
 @flow(name="annotate-push")
-def annotate_push(
-    store: str,
-    project: str,
-    template: str = "ranker",
-    select: str = "all",
-    labelers: list[str] | None = None,
-    predictions_from: list[str] | None = None,
-    limit: int | None = None,
-    per_prompt: int | None = None,
-    max_candidates: int = 4,
-    seed: int = 0,
-) -> dict[str, Any]:
-    """Send the selected items the project doesn't hold yet, with model predictions."""
-    options = {k: v for k, v in locals().items() if k not in ("store", "project", "select")}
+def annotate_push(store: str, config: AnnotatePushConfig) -> dict[str, Any]:
+    """Send the selected items the project doesn't hold yet, with model predictions (the
+    fields of `AnnotatePushConfig`, as in a run config's `annotate: push:`)."""
+    options = AnnotatePushConfig.model_validate(config).model_dump()
+    project, select = options.pop("project"), options.pop("select")
     return push_task(store, project, {**options, "policy": select})
 
 

@@ -5,7 +5,7 @@
     prefsmith build reward-in-prompt --store S --rewards helpful=rm-a,harmless=rm-b --name rip
     prefsmith build token-rewards --store S --tokenizer PATH --name dense
 
-`settings` are the fields of the kind's settings model (`schemas.config.BuildStage`), as in
+`settings` are the fields of the kind's settings model (`schemas.builds.BuildStage`), as in
 a run config's `build:` section.
 """
 

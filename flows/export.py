@@ -24,6 +24,7 @@ from prefsmith.builders.export import (
     export_to_folder,
     push_to_hub,
 )
+from prefsmith.schemas.config import ExportConfig
 from prefsmith.store import Store
 
 
@@ -52,17 +53,17 @@ def export_task(
 
 
 @flow(name="export-dataset")
-def export_dataset(
-    store: str, dataset: str, to: str, private: bool = True, token_secret: str | None = None
-) -> dict[str, Any]:
-    """Export a built dataset to a folder or to `hub://ORG/NAME` (private by default)."""
+def export_dataset(store: str, config: ExportConfig) -> dict[str, Any]:
+    """Export a built dataset to a folder or to `hub://ORG/NAME` (private by default): the
+    fields of `ExportConfig`, as in a run config's `export:` entries."""
     started = time.perf_counter()
-    check_export(Store(store), dataset, to)
-    result = export_task(store, dataset, to, private, token_secret)
+    config = ExportConfig.model_validate(config)
+    check_export(Store(store), config.dataset, config.to)
+    result = export_task(store, config.dataset, config.to, config.private, config.token_secret)
     return {
         "command": "export",
-        "dataset": dataset,
-        "to": to,
+        "dataset": config.dataset,
+        "to": config.to,
         **result,
         "seconds": round(time.perf_counter() - started, 3),
     }

@@ -20,6 +20,7 @@ from prefect.cache_policies import NONE
 
 from prefsmith.finetune.registry import TRAINERS
 from prefsmith.runtime.task_runners import limit_slot
+from prefsmith.schemas.config import TrainConfig
 from prefsmith.store import Store
 
 STAGE_MARKER = "prefsmith-stage.json"  # what a pipeline run trained or evaluated here
@@ -150,6 +151,13 @@ def launch_training(store: str, config: Any) -> dict[str, Any]:
         "flow_run_id": str(flow_run.id),
         "state": flow_run.state.name if flow_run.state else None,
     }
+
+
+@flow(name="train-stage")
+def train_stage(store: str, config: TrainConfig) -> dict[str, Any]:
+    """`prefsmith train TRAINER`: a run config's `train:` entry on its own (skipped when the
+    output holds a finished run on the same dataset rows and settings)."""
+    return launch_training(store, TrainConfig.model_validate(config))
 
 
 def launch_evaluation(store: str, config: Any) -> dict[str, Any]:

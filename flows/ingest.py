@@ -75,21 +75,12 @@ def ingest_hh_hub(store: str, config: HHIngestConfig, repo_id: str) -> IngestRep
 
 
 @flow(name="ingest-hh-rlhf")
-def ingest_hh_rlhf(
-    source: str,
-    store: str,
-    subset: str | None = None,
-    split: str = "train",
-    allow_empty: bool = False,
-    source_name: str | None = None,
-    limit: int | None = None,
-) -> dict[str, Any]:
+def ingest_hh_rlhf(store: str, config: HHIngestConfig) -> dict[str, Any]:
     """Ingest Anthropic hh-rlhf: a .jsonl/.jsonl.gz/.parquet file, a directory of them,
-    or `Anthropic/hh-rlhf` with a `subset` from the Hub. Returns the ingest summary."""
+    or `Anthropic/hh-rlhf` with a `subset` from the Hub (the fields of `HHIngestConfig`, as
+    in a run config's `ingest: hh_rlhf:` entries). Returns the ingest summary."""
     started = time.perf_counter()
-    checked = check_hh_source(
-        **{k: v for k, v in locals().items() if k not in ("store", "started")}
-    )
+    checked = check_hh_source(**HHIngestConfig.model_validate(config).model_dump())
     report = IngestReport()
     if checked.repo_id is not None:
         report.merge(ingest_hh_hub(store, checked.config, checked.repo_id))
@@ -97,7 +88,7 @@ def ingest_hh_rlhf(
     for source_file in checked.files:
         report.merge(ingest_hh_file(source_file, store, checked.config, budget))
     report.seconds = time.perf_counter() - started
-    return {"command": "ingest hh-rlhf", "source": source, **report.to_dict()}
+    return {"command": "ingest hh-rlhf", "source": checked.config.source, **report.to_dict()}
 
 
 @task(name="ingest_prompt_file", cache_policy=NONE, persist_result=False)
@@ -138,24 +129,12 @@ def ingest_prompt_hub(
 
 
 @flow(name="ingest-prompts")
-def ingest_prompts(
-    source: str,
-    store: str,
-    format: str = "auto",
-    prompt_field: str | None = None,
-    messages_field: str | None = None,
-    id_field: str | None = None,
-    references: str | None = None,
-    split: str = "train",
-    source_name: str | None = None,
-    limit: int | None = None,
-) -> dict[str, Any]:
+def ingest_prompts(store: str, config: PromptIngestConfig) -> dict[str, Any]:
     """Ingest a prompt set (JSONL/Parquet/CSV, chat messages, MT-Bench questions, or a
-    Hub dataset id) with optional reference answers joined by question id."""
+    Hub dataset id) with optional reference answers joined by question id (the fields of
+    `PromptIngestConfig`, as in a run config's `ingest: prompts:` entries)."""
     started = time.perf_counter()
-    checked = check_prompt_source(
-        **{k: v for k, v in locals().items() if k not in ("store", "started")}
-    )
+    checked = check_prompt_source(**PromptIngestConfig.model_validate(config).model_dump())
     report = IngestReport()
     if checked.repo_id is not None:
         report.merge(ingest_prompt_hub(store, checked.config, checked.repo_id, checked.references))
@@ -165,4 +144,4 @@ def ingest_prompts(
             ingest_prompt_file(source_file, plan, store, checked.config, checked.references, budget)
         )
     report.seconds = time.perf_counter() - started
-    return {"command": "ingest prompts", "source": source, **report.to_dict()}
+    return {"command": "ingest prompts", "source": checked.config.source, **report.to_dict()}

@@ -26,7 +26,8 @@ from prefsmith.flows.ingest import ingest_hh_rlhf, ingest_prompts
 from prefsmith.flows.label import label
 from prefsmith.ingest.hh_rlhf import check_hh_source
 from prefsmith.ingest.prompt_sets import check_prompt_source
-from prefsmith.labelers.endpoints import check_endpoint, check_weights
+from prefsmith.labelers.endpoints import check_endpoint
+from prefsmith.labelers.models import check_weights
 from prefsmith.labelers.registry import build_labeler, options_of
 from prefsmith.runtime.task_runners import check_scale_out
 from prefsmith.schemas.errors import UserError
@@ -81,12 +82,8 @@ def _log(stage: str, summary: dict[str, Any]) -> dict[str, Any]:
 
 def _ingest(run: RunConfig) -> list[dict[str, Any]]:
     store = run.store
-    stages = [
-        _log("ingest", ingest_hh_rlhf(store=store, **hh.model_dump())) for hh in run.ingest.hh_rlhf
-    ]
-    stages += [
-        _log("ingest", ingest_prompts(store=store, **p.model_dump())) for p in run.ingest.prompts
-    ]
+    stages = [_log("ingest", ingest_hh_rlhf(store=store, config=hh)) for hh in run.ingest.hh_rlhf]
+    stages += [_log("ingest", ingest_prompts(store=store, config=p)) for p in run.ingest.prompts]
     if run.generate:
         stages.append(_log("generate", generate(store=store, config=run.generate)))
     return stages
@@ -100,9 +97,7 @@ def _label(run: RunConfig) -> list[dict[str, Any]]:
     for entry in run.label:
         stages.append(_log("label", label(store=store, config=entry)))
     if run.annotate and run.annotate.push:
-        stages.append(
-            _log("annotate", annotate_push(store=store, **run.annotate.push.model_dump()))
-        )
+        stages.append(_log("annotate", annotate_push(store=store, config=run.annotate.push)))
     for project in run.annotate.pull if run.annotate else []:
         stages.append(_log("annotate", annotate_pull(store=store, project=project)))
     return stages
@@ -114,7 +109,7 @@ def _build_and_train(run: RunConfig) -> list[dict[str, Any]]:
         _log("build", build(store, kind, settings.model_dump(exclude_unset=True)))
         for kind, settings in run.build.entries()
     ]
-    stages += [_log("export", export_dataset(store=store, **e.model_dump())) for e in run.export]
+    stages += [_log("export", export_dataset(store=store, config=e)) for e in run.export]
     stages += [_log("train", launch_training(store, t)) for t in run.train]
     stages += [_log("evaluate", launch_evaluation(store, e)) for e in run.evaluate]
     if run.self_reward:

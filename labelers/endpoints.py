@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 from prefsmith.labelers.chat_client import ChatClient
+from prefsmith.labelers.models import check_weights, weights_id
 from prefsmith.schemas.errors import UserError
 
 PREFIX = "transformers"
@@ -24,34 +24,6 @@ def transformers_path(endpoint: str) -> str | None:
 
 def is_transformers_endpoint(endpoint: str) -> bool:
     return endpoint == PREFIX or endpoint.startswith(PREFIX + ":")
-
-
-def check_weights(path: str | None) -> None:
-    """A checkpoint folder (with config.json) or a .gguf file; UserError otherwise."""
-    if path is None:
-        return
-    where = Path(path).expanduser()
-    if where.is_dir() and (where / "config.json").is_file():
-        return
-    if where.is_file() and where.suffix == ".gguf":
-        return
-    raise UserError(
-        f"--endpoint transformers:{path}: expected a checkpoint folder with config.json "
-        "or a .gguf file (transformers:bundled for the bundled SmolLM2)"
-    )
-
-
-def weights_id(path: str | None) -> str:
-    """`name@hash` of the weights (the bundled model: its GGUF file)."""
-    from prefsmith.labelers.models import model_identity
-
-    if path is None:
-        from prefsmith.labelers.bundled import smollm2_gguf
-
-        path = str(smollm2_gguf())
-    identity = model_identity(str(Path(path).expanduser()))
-    name = identity["model"].removesuffix(".gguf")
-    return f"{name}@{identity['weights'][:16]}"
 
 
 def check_endpoint(endpoint: str, model: str | None) -> None:

@@ -92,3 +92,29 @@ def model_identity(model: str) -> dict[str, Any]:
 def read_config(model: str) -> dict[str, Any]:
     config = Path(model) / "config.json"
     return json.loads(config.read_text()) if config.is_file() else {}
+
+
+def check_weights(path: str | None) -> None:
+    """A checkpoint folder (with config.json) or a .gguf file; UserError otherwise."""
+    if path is None:
+        return
+    where = Path(path).expanduser()
+    if where.is_dir() and (where / "config.json").is_file():
+        return
+    if where.is_file() and where.suffix == ".gguf":
+        return
+    raise UserError(
+        f"--endpoint transformers:{path}: expected a checkpoint folder with config.json "
+        "or a .gguf file (transformers:bundled for the bundled SmolLM2)"
+    )
+
+
+def weights_id(path: str | None) -> str:
+    """`name@hash` of the weights (the bundled model: its GGUF file)."""
+    if path is None:
+        from prefsmith.labelers.bundled import smollm2_gguf
+
+        path = str(smollm2_gguf())
+    identity = model_identity(str(Path(path).expanduser()))
+    name = identity["model"].removesuffix(".gguf")
+    return f"{name}@{identity['weights'][:16]}"

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from prefsmith.labelers.chat_client import ChatResult
-from prefsmith.labelers.endpoints import check_weights, weights_id
+from prefsmith.labelers.models import check_weights, weights_id
 from prefsmith.labelers.shared_prefix import left_padded, shared_prefix
 from prefsmith.schemas.errors import UserError
 

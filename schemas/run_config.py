@@ -18,9 +18,8 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
+from prefsmith.schemas.builds import BuildStage, DatasetBuildConfig
 from prefsmith.schemas.config import (
-    BuildStage,
-    DatasetBuildConfig,
     ExportConfig,
     IngestStage,
     StrictModel,
@@ -122,17 +121,29 @@ class RewardModelStage(DatasetBuildConfig):
 
 
 class AnnotatePushConfig(StrictModel):
-    """`annotate: push:`: the parameters of the `annotate-push` flow."""
+    """`annotate: push:`: what `prefsmith annotate push` sends to Label Studio."""
 
-    project: str
-    template: Literal["ranker", "pairwise"] = "ranker"
-    select: Literal["all", "random", "disagreement", "margin", "inconsistent"] = "all"
-    labelers: list[str] | None = None
-    predictions_from: list[str] | None = None
-    limit: int | None = Field(default=None, ge=1)
-    per_prompt: int | None = Field(default=None, ge=1)
-    max_candidates: int = Field(default=4, ge=2)
-    seed: int = 0
+    project: str = Field(description="Project title (created on first push).")
+    template: Literal["ranker", "pairwise"] = Field(
+        default="ranker", description="Task layout: ranker (2..N best first) or pairwise"
+    )
+    select: Literal["all", "random", "disagreement", "margin", "inconsistent"] = Field(
+        default="all", description="Which items go to the annotators"
+    )
+    labelers: list[str] | None = Field(
+        default=None, description="Labelers the selection reads (repeatable or a,b)."
+    )
+    predictions_from: list[str] | None = Field(
+        default=None,
+        description="Labelers shown as predictions (default: --labelers).",
+        json_schema_extra=aliases("--predictions"),
+    )
+    limit: int | None = Field(
+        default=None, ge=1, description="The first N selected items (raise it to send more)."
+    )
+    per_prompt: int | None = Field(default=None, ge=1, description="At most N items per prompt.")
+    max_candidates: int = Field(default=4, ge=2, description="ranker: candidates per task.")
+    seed: int = Field(default=0, description="random: the sample's seed.")
 
 
 class AnnotateStage(StrictModel):

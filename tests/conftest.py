@@ -19,6 +19,10 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")  # CliRunner closes the streams it lends
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+# The test session starts flows, as the CLI's entry point does: the same Prefect defaults.
+from prefsmith.runtime.prefect_env import configure_prefect  # noqa: E402
+
+configure_prefect()
 
 
 @pytest.fixture
@@ -117,7 +121,7 @@ def hh_datasets(store_dir):
     conversational, train/test) and `hh-rip` (reward-in-prompt from two synthetic score labelers)."""
     from prefsmith.builders.datasets import build_preference, build_reward_in_prompt
     from prefsmith.ingest.hh_rlhf import ingest_hh_jsonl
-    from prefsmith.schemas.config import PreferenceBuildConfig, RewardInPromptBuildConfig
+    from prefsmith.schemas.builds import PreferenceBuildConfig, RewardInPromptBuildConfig
     from prefsmith.schemas.records import Label, to_table
     from prefsmith.store import Store
 

@@ -9,7 +9,7 @@ from prefsmith.annotation.label_studio import LabelStudio
 from prefsmith.builders.datasets import build_preference
 from prefsmith.cli.app import app
 from prefsmith.ingest.hh_rlhf import ingest_hh_jsonl
-from prefsmith.schemas.config import PreferenceBuildConfig
+from prefsmith.schemas.builds import PreferenceBuildConfig
 from prefsmith.schemas.errors import UserError
 from prefsmith.schemas.records import Label, to_table
 from prefsmith.store import Store

@@ -8,7 +8,7 @@ import pytest
 from prefsmith.builders.datasets import build_preference
 from prefsmith.builders.export import check_export, export_to_folder, push_to_hub
 from prefsmith.ingest.hh_rlhf import ingest_hh_jsonl
-from prefsmith.schemas.config import PreferenceBuildConfig
+from prefsmith.schemas.builds import PreferenceBuildConfig
 from prefsmith.schemas.errors import UserError
 from prefsmith.store import Store
 

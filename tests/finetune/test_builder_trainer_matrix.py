@@ -13,7 +13,7 @@ import pytest
 
 from prefsmith.builders.registry import BUILDERS, build_dataset
 from prefsmith.finetune.registry import TRAINERS
-from prefsmith.schemas.config import build_kinds
+from prefsmith.schemas.builds import build_kinds
 from prefsmith.schemas.records import Label, to_table
 
 STEPS = {"max_steps": 2, "logging_steps": 1, "save_steps": 2, "per_device_train_batch_size": 2}

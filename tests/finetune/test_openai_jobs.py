@@ -8,7 +8,7 @@ from openai.types.fine_tuning import job_create_params
 
 from prefsmith.builders.datasets import build_preference
 from prefsmith.finetune.openai_jobs import launch_openai_job
-from prefsmith.schemas.config import PreferenceBuildConfig
+from prefsmith.schemas.builds import PreferenceBuildConfig
 from prefsmith.schemas.errors import UserError
 
 JOB_KEYS = (

@@ -242,10 +242,12 @@ def test_deploy_all_and_run_on_a_process_worker(prefect_server: PrefectServer, t
     (pull,) = deployments["annotate-pull"]["schedules"]
     assert pull["schedule"]["interval"] == 900 and pull["active"]
 
-    # As `prefect deployment run ingest-hh-rlhf/ingest-hh-rlhf --param source=...` does.
+    # As `prefect deployment run ingest-hh-rlhf/ingest-hh-rlhf --param config=...` does: the
+    # parameter is the run config's `ingest: hh_rlhf:` entry.
     ingest = deployments["ingest-hh-rlhf"]["id"]
+    config = {"source": HH_SLICE}
     flow_run_id = server.post(
-        f"/deployments/{ingest}/create_flow_run", {"parameters": {"source": HH_SLICE}}
+        f"/deployments/{ingest}/create_flow_run", {"parameters": {"config": config}}
     )["id"]
 
     # The worker's environment names the checkout; the pull step makes it the working
@@ -267,7 +269,7 @@ def test_deploy_all_and_run_on_a_process_worker(prefect_server: PrefectServer, t
     flow_run = server.get(f"/flow_runs/{flow_run_id}")
     log_text = worker_log.read_text(errors="replace")[-4000:]
     assert flow_run["state"]["type"] == "COMPLETED", log_text
-    assert flow_run["parameters"] == {"source": HH_SLICE, "store": str(store)}
+    assert flow_run["parameters"] == {"config": config, "store": str(store)}
 
     status = subprocess.run(
         [BIN / "prefsmith", "status", "--store", str(store), "--json"],

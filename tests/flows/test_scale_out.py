@@ -95,7 +95,6 @@ def test_a_two_worker_dask_cluster_stores_the_labels_the_thread_runner_does(
 @pytest.mark.prefect
 @pytest.mark.slow
 def test_a_local_ray_instance_stores_the_labels_the_thread_runner_does(hh_store, tiny_rm, tmp_path):
-    pytest.importorskip("prefect_ray", reason="the ray extra is not installed")
     options = {"model": tiny_rm, "max_length": 64}
     other = tmp_path / "other-store"
     shutil.copytree(hh_store, other)

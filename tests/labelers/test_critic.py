@@ -11,7 +11,7 @@ from judge_store import BAD, GOOD, make_store
 from prefsmith.builders.token_rewards import build_token_rewards
 from prefsmith.labelers.registry import build_labeler
 from prefsmith.labelers.runner import run_labeler
-from prefsmith.schemas.config import TokenRewardsBuildConfig
+from prefsmith.schemas.builds import TokenRewardsBuildConfig
 from prefsmith.schemas.records import Label, load_json, to_table
 from prefsmith.schemas.spans import locate, parse_critique, token_rewards
 
