@@ -4,18 +4,19 @@
 
 On a tiny store (50 hh-rlhf pairs), the wall time of `prefsmith build preference`,
 `prefsmith export` and `prefsmith label --limit 1` (a tiny reward model) as separate
-processes, the way a user or a scheduler runs them, in three set-ups measured in this run:
+processes, the way a user or a scheduler runs them, in four set-ups measured in this run:
 
-  ephemeral     PREFSMITH_PREFECT_SERVER=off and no Prefect configuration: Prefect's own
-                ephemeral mode, a temporary API server started inside every command (the
-                baseline: what every command cost before the shared local server).
+  ephemeral     PREFSMITH_PREFECT_SERVER=off, PREFSMITH_RUNNER=off, no Prefect configuration:
+                Prefect's own ephemeral mode, a temporary API server inside every command (the
+                baseline: what every command cost before).
+  local-cold    the shared local server, every command in its own process (PREFSMITH_RUNNER=off).
   local         no Prefect configuration (the default): the first command starts the local
-                server (`prefsmith prefect status`), later commands reuse it.
-  server        PREFECT_API_URL set to a `prefect server start` the benchmark runs: a team's
-                own server.
+                server and the warm runner, later commands run in it.
+  server        PREFECT_API_URL set to a `prefect server start` the benchmark runs (a team's
+                own server), with the warm runner.
 
-Each figure is the median of `--rounds` commands after a first one; `first` is the first
-command of the `local` set-up, which starts the server. Ratios are baseline / set-up.
+Each figure is the median of `--rounds` commands after a first one (and, where there is a warm
+runner, after it is up); `first` is the first command. Ratios are baseline / set-up.
 Targets: local build and export <= 5 s; server build and export <= 2 s.
 """
 
@@ -83,14 +84,26 @@ def timed(args: list[str], env: dict[str, str]) -> float:
 
 
 def clean_env(home: Path) -> dict[str, str]:
-    """A user with no Prefect configuration: a fresh HOME and data directory."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    """A user with no Prefect configuration: a fresh HOME, data and runtime directory."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "PREFSMITH_"))}
+    (home / "run").mkdir(parents=True, exist_ok=True, mode=0o700)
     return env | {"HOME": str(home), "XDG_DATA_HOME": str(home / "data"),
+                  "XDG_RUNTIME_DIR": str(home / "run"),
                   "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}  # fmt: skip
+
+
+def wait_for_runner(env: dict[str, str]) -> None:
+    """Until the warm runner the first commands started is serving (at most 2 minutes)."""
+    folder = Path(env["XDG_RUNTIME_DIR"]) / f"prefsmith-{os.getuid()}"
+    deadline = time.monotonic() + 120
+    while not list(folder.glob("*.sock")) and time.monotonic() < deadline:
+        time.sleep(0.5)
 
 
 def measure(name: str, env: dict[str, str], store, rm, out: Path, rounds: int, say) -> dict:
     first = {k: timed(v, env) for k, v in commands(store, rm, out / name, 0).items()}
+    if env.get("PREFSMITH_RUNNER") != "off":
+        wait_for_runner(env)
     times: dict[str, list[float]] = {k: [] for k in first}
     for round_ in range(1, rounds + 1):
         for key, args in commands(store, rm, out / name, round_).items():
@@ -131,23 +144,28 @@ def main() -> None:
     try:
         store, rm = make_store(work)
         out = work / "out"
-        ephemeral_home, local_home = work / "home-ephemeral", work / "home-local"
-        ephemeral_env = clean_env(ephemeral_home) | {"PREFSMITH_PREFECT_SERVER": "off"}
+        off = {"PREFSMITH_PREFECT_SERVER": "off", "PREFSMITH_RUNNER": "off"}
+        ephemeral_env = clean_env(work / "home-ephemeral") | off
         result = {
             "ephemeral": measure("ephemeral", ephemeral_env, store, rm, out, args.rounds, say)
         }
+        cold_home, local_home = work / "home-cold", work / "home-local"
+        cold_env = clean_env(cold_home) | {"PREFSMITH_RUNNER": "off"}
+        result["local-cold"] = measure("local-cold", cold_env, store, rm, out, args.rounds, say)
         result["local"] = measure("local", clean_env(local_home), store, rm, out, args.rounds, say)
         server, url = own_server(work / "home-server")
         server_env = clean_env(work / "home-server") | {"PREFECT_API_URL": url,
                                                         "PREFECT_HOME": str(work / "server")}  # fmt: skip
         result["server"] = measure("server", server_env, store, rm, out, args.rounds, say)
-        subprocess.run([str(PREFSMITH), "prefect", "stop"], env=clean_env(local_home),
-                       capture_output=True, timeout=60)  # fmt: skip
+        for home in (cold_home, local_home, work / "home-server"):
+            subprocess.run([str(PREFSMITH), "prefect", "stop"], env=clean_env(home),
+                           capture_output=True, timeout=60)  # fmt: skip
         base = result["ephemeral"]["median"]
-        for setup in ("local", "server"):
+        for setup in ("local-cold", "local", "server"):
             for key, value in result[setup]["median"].items():
-                result[f"{setup}_{key}_s"] = value
-                result[f"{setup}_{key}_vs_ephemeral"] = round(base[key] / value, 2)
+                name = setup.replace("-", "_")
+                result[f"{name}_{key}_s"] = value
+                result[f"{name}_{key}_vs_ephemeral"] = round(base[key] / value, 2)
         say("ratios (ephemeral / set-up): " + ", ".join(
             f"{k} {v}" for k, v in result.items() if k.endswith("_vs_ephemeral")))  # fmt: skip
         targets = {

@@ -41,13 +41,12 @@ def status(json_: JsonOption = False) -> None:
 @prefect_app.command("stop")
 @user_errors
 def stop(json_: JsonOption = False) -> None:
-    """Stop the local server (the next command starts it again; runs stay in its database)."""
+    """Stop the local server and the warm runners (the next command starts them again; runs
+    stay in the server's database)."""
     from prefsmith.runtime.prefect_server import stop_server
+    from prefsmith.runtime.warm_runner import stop_all
 
     home = _home()
     stopped = stop_server(home) if home is not None else None
-    emit(
-        {"stopped": stopped is not None, **({"pid": stopped.pid} if stopped else {})},
-        json_,
-        "prefect",
-    )
+    summary = {"stopped": stopped is not None, **({"pid": stopped.pid} if stopped else {})}
+    emit({**summary, "warm_runners_stopped": stop_all()}, json_, "prefect")

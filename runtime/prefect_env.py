@@ -15,6 +15,7 @@ from pathlib import Path
 
 SERVER_SWITCH = "PREFSMITH_PREFECT_SERVER"  # "off": Prefect's ephemeral mode per process
 _defaulted_home: Path | None = None  # set when the defaults below chose PREFECT_HOME
+_original_env: dict[str, str] | None = None  # the environment before the defaults
 
 
 def prefect_configured() -> bool:
@@ -28,7 +29,9 @@ def prefect_configured() -> bool:
 
 def configure_prefect() -> None:
     """Set Prefect's defaults in this process's environment (before Prefect is imported)."""
-    global _defaulted_home
+    global _defaulted_home, _original_env
+    if _original_env is None:
+        _original_env = dict(os.environ)
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
     if not prefect_configured():
@@ -50,8 +53,14 @@ def defaulted_home() -> Path | None:
 def use_local_server() -> None:
     """Before a flow starts: where the defaults chose Prefect's home (no Prefect configured),
     point this process at the local server, starting it the first time and printing its UI
-    address then; a user's own Prefect settings are left alone."""
+    address then; a user's own Prefect settings are left alone. Either way, where runs go to
+    a Prefect API, start the warm process that runs the next commands
+    (`runtime/warm_runner.py`)."""
     if _defaulted_home is None or os.environ.get(SERVER_SWITCH, "on") == "off":
+        if _original_env is not None and "PREFECT_API_URL" in _original_env:
+            from prefsmith.runtime.warm_runner import start_in_background
+
+            start_in_background(_original_env)
         return
     from prefsmith.runtime.prefect_server import ensure_server
 
@@ -61,6 +70,10 @@ def use_local_server() -> None:
         print(f"prefect: {error}; running without a server", file=sys.stderr)
         return
     os.environ["PREFECT_API_URL"] = server.url
+    if _original_env is not None:  # the next command runs in a warm process
+        from prefsmith.runtime.warm_runner import start_in_background
+
+        start_in_background(_original_env)
     if started:
         print(
             f"prefect: started a local server for every run: {server.ui} "

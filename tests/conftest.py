@@ -19,6 +19,8 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")  # CliRunner closes the streams it lends
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+# Each test's commands run in their own process; tests/runtime turns the warm runner on.
+os.environ.setdefault("PREFSMITH_RUNNER", "off")
 # The test session starts flows, as the CLI's entry point does: the same Prefect defaults.
 from prefsmith.runtime.prefect_env import configure_prefect  # noqa: E402
 

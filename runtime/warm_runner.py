@@ -1,0 +1,343 @@
+"""A warm process that runs `prefsmith` commands, so a command pays neither Python's start-up
+nor Prefect's import (2-3 s on 2 cores) each time.
+
+The first command that starts a flow against a Prefect API (the shared local server, or the
+team's own `PREFECT_API_URL`) starts this process in the background. It imports Prefect, the
+CLI and the flow modules once, then waits on a Unix socket. A later `prefsmith` command sends
+it its arguments, working directory, environment and its own stdin/stdout/stderr (the file
+descriptors themselves); the warm process forks, and the child runs the command exactly as the
+command's own process would, writing to the user's terminal. The command waits for the child's
+exit code; Ctrl-C is passed on to the child. A fork has no threads to lose: the warm process
+never runs a flow itself (checked before it serves).
+
+It serves one code version and one Prefect API (both are in the socket's name), stops after
+`IDLE_SECONDS` without a command and with `prefsmith prefect stop`, and `PREFSMITH_RUNNER=off`
+keeps every command in its own process. Module-level imports are the standard library only:
+the `prefsmith` entry point reads this module before anything else.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import select
+import signal
+import socket
+import struct
+import sys
+import time
+from pathlib import Path
+
+SWITCH = "PREFSMITH_RUNNER"  # "off": every command in its own process
+IDLE_SECONDS = 15 * 60
+PACKAGE = Path(__file__).resolve().parents[1]
+PRELOAD = (
+    "prefect",
+    "prefsmith.cli.app",
+    "prefsmith.flows.annotate",
+    "prefsmith.flows.build",
+    "prefsmith.flows.export",
+    "prefsmith.flows.finetune",
+    "prefsmith.flows.generate",
+    "prefsmith.flows.ingest",
+    "prefsmith.flows.label",
+    "prefsmith.flows.pipeline",
+    "matplotlib.figure",  # dataset cards
+    "pandas",  # pyarrow imports it when it converts Python rows
+)
+
+
+def _code_signature() -> str:
+    """A hash of the package's source files (path, size, mtime): an edit changes it."""
+    digest = hashlib.sha256()
+    folders = [d for d in sorted(PACKAGE.iterdir()) if (d / "__init__.py").is_file()]
+    files = [PACKAGE / "__init__.py", *(f for d in folders for f in sorted(d.glob("*.py")))]
+    for path in files:
+        stat = path.stat()
+        digest.update(f"{path}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+def _defaulted_home(env: dict[str, str]) -> Path | None:
+    """The PREFECT_HOME prefsmith chooses for this environment, or None where the user
+    configured Prefect (the same test as `prefect_env.prefect_configured`)."""
+    home = Path(env.get("HOME", str(Path.home())))
+    if "PREFECT_HOME" in env or (home / ".prefect" / "profiles.toml").exists():
+        return None
+    data = env.get("XDG_DATA_HOME") or str(home / ".local" / "share")
+    if sys.platform == "darwin":
+        data = str(home / "Library" / "Application Support")
+    return Path(data) / "prefsmith" / "prefect"
+
+
+def resolve(env: dict[str, str]) -> tuple[str, str, Path | None] | None:
+    """(key, Prefect API URL, defaulted PREFECT_HOME) of the warm process that may run a
+    command from `env`; None where none may (switched off, ephemeral mode, no server yet)."""
+    if env.get(SWITCH, "on") == "off" or os.name != "posix" or not hasattr(socket, "send_fds"):
+        return None
+    home = None
+    api = env.get("PREFECT_API_URL")
+    if not api:
+        home = _defaulted_home(env)
+        if home is None or env.get("PREFSMITH_PREFECT_SERVER", "on") == "off":
+            return None
+        try:
+            api = json.loads((home / "prefsmith-server.json").read_text())["url"]
+        except (OSError, ValueError, KeyError):
+            return None
+    prefect_env = sorted((k, v) for k, v in env.items() if k.startswith("PREFECT_"))
+    identity = [sys.executable, _code_signature(), api, str(home), prefect_env]
+    return hashlib.sha256(json.dumps(identity).encode()).hexdigest()[:16], api, home
+
+
+def runner_dir() -> Path:
+    """A private folder for the sockets (mode 700, this user's only)."""
+    where = Path(os.environ.get("XDG_RUNTIME_DIR") or "/tmp") / f"prefsmith-{os.getuid()}"
+    where.mkdir(mode=0o700, exist_ok=True)
+    if where.stat().st_uid != os.getuid():
+        raise PermissionError(f"{where} belongs to another user")
+    return where
+
+
+def _send(conn: socket.socket, message: dict) -> None:
+    conn.sendall(json.dumps(message).encode() + b"\n")
+
+
+# --- the command's side -------------------------------------------------------------------
+
+
+def _healthy(api: str) -> bool:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{api}/health", timeout=1.0) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def run_warm(argv: list[str]) -> int | None:
+    """Run `prefsmith ARGV` in the warm process and return its exit code; None when there is
+    no warm process for this environment (the caller runs the command itself)."""
+    try:
+        resolved = resolve(dict(os.environ))
+        if resolved is None:
+            return None
+        key, api, _ = resolved
+        path = runner_dir() / f"{key}.sock"
+        if not path.exists() or not _healthy(api):
+            return None
+        conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        conn.settimeout(5.0)
+        conn.connect(str(path))
+        request = json.dumps({"argv": argv, "cwd": os.getcwd(), "env": dict(os.environ)}).encode()
+        socket.send_fds(conn, [struct.pack("!I", len(request))], [0, 1, 2])
+        conn.sendall(request)
+        reader = conn.makefile("rb")
+        started = json.loads(reader.readline() or b"null")
+    except (OSError, ValueError):
+        return None  # a stale socket or a busy machine: run here
+    if not isinstance(started, dict) or "pid" not in started:
+        return None
+    child = int(started["pid"])
+
+    def forward(signum: int, _frame: object) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child, signum)
+
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, forward)
+    conn.settimeout(None)
+    while True:
+        try:
+            line = reader.readline()
+            break
+        except InterruptedError:
+            continue
+    try:
+        return int(json.loads(line)["exit"])
+    except (ValueError, KeyError, TypeError):
+        return 1  # the warm process died under the command
+
+
+# --- the warm process ----------------------------------------------------------------------
+
+
+def _recv_request(conn: socket.socket) -> tuple[dict, list[int]]:
+    head, fds, _, _ = socket.recv_fds(conn, 4, 3)
+    (size,) = struct.unpack("!I", head)
+    body = b""
+    while len(body) < size:
+        chunk = conn.recv(size - len(body))
+        if not chunk:
+            raise ConnectionError("the command went away")
+        body += chunk
+    return json.loads(body), list(fds)
+
+
+def _refresh_consoles() -> None:
+    """Rich consoles made at import decided colours for the warm process's log file; decide
+    again for the user's terminal."""
+    from prefsmith.cli import common
+    from prefsmith.runtime import progress
+
+    for console in (common.stdout, common.errors, progress.stderr):
+        console._color_system = console._detect_color_system()
+
+
+def _run_child(request: dict, fds: list[int]) -> None:
+    """In the forked child: become the command's own process, run it, exit with its code."""
+    for target, fd in enumerate(fds):
+        os.dup2(fd, target)
+        os.close(fd)
+    os.chdir(request["cwd"])
+    os.environ.clear()
+    os.environ.update(request["env"])
+    import random
+
+    random.seed()
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    sys.argv = ["prefsmith", *request["argv"]]
+    code = 0
+    try:
+        _refresh_consoles()
+        from prefsmith.cli.app import main
+
+        main()
+    except SystemExit as stop:
+        code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+        code = 1
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):
+                stream.flush()
+    os._exit(code)
+
+
+def serve(key: str) -> None:
+    """Preload, then fork a child per command until idle for IDLE_SECONDS."""
+    import importlib
+    import threading
+
+    from prefsmith.runtime.prefect_env import configure_prefect
+
+    configure_prefect()
+    for name in PRELOAD:
+        importlib.import_module(name)
+    if threading.active_count() != 1:  # a fork would lose those threads' locks
+        raise SystemExit(f"warm runner: {threading.active_count()} threads after preloading")
+    where = runner_dir()
+    path, tmp = where / f"{key}.sock", where / f".{key}.{os.getpid()}.sock"
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(tmp))
+    listener.listen(16)
+    tmp.rename(path)
+    (where / f"{key}.pid").write_text(str(os.getpid()))
+    (where / f"{key}.starting").unlink(missing_ok=True)
+    print(f"warm runner {key}: serving on {path}", flush=True)
+    children: dict[int, socket.socket] = {}
+    last = time.monotonic()
+    stopping = False
+
+    def stop(_signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        while not stopping and (children or time.monotonic() - last < IDLE_SECONDS):
+            ready, _, _ = select.select([listener], [], [], 0.2)
+            while children:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+                if pid == 0:
+                    break
+                conn = children.pop(pid)
+                code = os.waitstatus_to_exitcode(status)
+                code = 128 - code if code < 0 else code  # killed by a signal: the shell's code
+                with contextlib.suppress(OSError):
+                    _send(conn, {"exit": code})
+                conn.close()
+                print(f"served pid {pid}: exit {code}", flush=True)
+            if not ready:
+                continue
+            conn, _ = listener.accept()
+            last = time.monotonic()
+            try:
+                conn.settimeout(5.0)
+                request, fds = _recv_request(conn)
+            except (OSError, ValueError):
+                conn.close()
+                continue
+            sys.stdout.flush()
+            pid = os.fork()
+            if pid == 0:
+                listener.close()
+                conn.close()
+                _run_child(request, fds)
+            for fd in fds:
+                os.close(fd)
+            print(f"pid {pid}: prefsmith {' '.join(request['argv'])}", flush=True)
+            _send(conn, {"pid": pid})
+            children[pid] = conn
+    finally:
+        path.unlink(missing_ok=True)
+        (where / f"{key}.pid").unlink(missing_ok=True)
+        listener.close()
+
+
+def start_in_background(original_env: dict[str, str]) -> None:
+    """Start the warm process for `original_env` (the command's environment before prefsmith
+    set Prefect's defaults), unless one serves it already."""
+    resolved = resolve(original_env)
+    if resolved is None:
+        return
+    key, api, home = resolved
+    where = runner_dir()
+    starting = where / f"{key}.starting"
+    if (where / f"{key}.sock").exists():
+        return
+    if starting.exists() and time.time() - starting.stat().st_mtime < 120:
+        return  # another command is starting it
+    starting.write_text(str(os.getpid()))
+    env = {**original_env, "PREFECT_API_URL": api}
+    if home is not None:
+        env["PREFECT_HOME"] = str(home)
+    import subprocess
+
+    with open(where / f"{key}.log", "ab") as log:
+        subprocess.Popen(
+            [sys.executable, "-m", "prefsmith.runtime.warm_runner", key],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            cwd="/",
+        )
+
+
+def stop_all() -> int:
+    """Stop every warm process of this user; how many were stopped."""
+    stopped = 0
+    for pid_file in runner_dir().glob("*.pid"):
+        try:
+            os.kill(int(pid_file.read_text()), signal.SIGTERM)
+            stopped += 1
+        except (OSError, ValueError):
+            pid_file.unlink(missing_ok=True)
+    return stopped
+
+
+if __name__ == "__main__":
+    key = sys.argv[1]
+    try:
+        serve(key)
+    finally:
+        (runner_dir() / f"{key}.starting").unlink(missing_ok=True)
