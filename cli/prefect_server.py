@@ -43,10 +43,15 @@ def status(json_: JsonOption = False) -> None:
 def stop(json_: JsonOption = False) -> None:
     """Stop the local server and the warm runners (the next command starts them again; runs
     stay in the server's database)."""
-    from prefsmith.runtime.prefect_server import stop_server
-    from prefsmith.runtime.warm_runner import stop_all
+    import os
+
+    from prefsmith.runtime.prefect_server import running_server, stop_server
+    from prefsmith.runtime.warm_runner import stop_runners
 
     home = _home()
+    found = running_server(home) if home is not None else None
+    api = found.url if found else os.environ.get("PREFECT_API_URL")
+    runners = stop_runners(api) if api else 0
     stopped = stop_server(home) if home is not None else None
     summary = {"stopped": stopped is not None, **({"pid": stopped.pid} if stopped else {})}
-    emit({**summary, "warm_runners_stopped": stop_all()}, json_, "prefect")
+    emit({**summary, "warm_runners_stopped": runners}, json_, "prefect")

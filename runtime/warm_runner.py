@@ -44,8 +44,11 @@ PRELOAD = (
     "prefsmith.flows.ingest",
     "prefsmith.flows.label",
     "prefsmith.flows.pipeline",
-    "matplotlib.figure",  # dataset cards
+    "matplotlib.figure",  # dataset cards: plots, a Jinja template
+    "matplotlib.backends.backend_agg",
+    "jinja2",
     "pandas",  # pyarrow imports it when it converts Python rows
+    "pyarrow.parquet",
 )
 
 
@@ -215,13 +218,53 @@ def _run_child(request: dict, fds: list[int]) -> None:
         traceback.print_exc()
         code = 1
     finally:
+        import atexit
+
+        atexit._run_exitfuncs()  # what the interpreter does at exit: Prefect sends its last logs
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(OSError, ValueError):
                 stream.flush()
     os._exit(code)
 
 
-def serve(key: str) -> None:
+def _reap(children: dict[int, socket.socket]) -> None:
+    """Tell each command whose child has exited its exit code."""
+    while children:
+        pid, status = os.waitpid(-1, os.WNOHANG)
+        if pid == 0:
+            return
+        conn = children.pop(pid)
+        code = os.waitstatus_to_exitcode(status)
+        code = 128 - code if code < 0 else code  # killed by a signal: the shell's code
+        with contextlib.suppress(OSError):
+            _send(conn, {"exit": code})
+        conn.close()
+        print(f"served pid {pid}: exit {code}", flush=True)
+
+
+def _accept(listener: socket.socket, children: dict[int, socket.socket]) -> None:
+    """Take one command and fork the child that runs it."""
+    conn, _ = listener.accept()
+    try:
+        conn.settimeout(5.0)
+        request, fds = _recv_request(conn)
+    except (OSError, ValueError):
+        conn.close()
+        return
+    sys.stdout.flush()
+    pid = os.fork()
+    if pid == 0:
+        for other in (listener, conn, *children.values()):
+            other.close()
+        _run_child(request, fds)
+    for fd in fds:
+        os.close(fd)
+    print(f"pid {pid}: prefsmith {' '.join(request['argv'])}", flush=True)
+    _send(conn, {"pid": pid})
+    children[pid] = conn
+
+
+def serve(key: str, api: str) -> None:
     """Preload, then fork a child per command until idle for IDLE_SECONDS."""
     import importlib
     import threading
@@ -239,7 +282,7 @@ def serve(key: str) -> None:
     listener.bind(str(tmp))
     listener.listen(16)
     tmp.rename(path)
-    (where / f"{key}.pid").write_text(str(os.getpid()))
+    (where / f"{key}.pid").write_text(json.dumps({"pid": os.getpid(), "api": api}))
     (where / f"{key}.starting").unlink(missing_ok=True)
     print(f"warm runner {key}: serving on {path}", flush=True)
     children: dict[int, socket.socket] = {}
@@ -252,40 +295,16 @@ def serve(key: str) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     try:
-        while not stopping and (children or time.monotonic() - last < IDLE_SECONDS):
-            ready, _, _ = select.select([listener], [], [], 0.2)
-            while children:
-                pid, status = os.waitpid(-1, os.WNOHANG)
-                if pid == 0:
-                    break
-                conn = children.pop(pid)
-                code = os.waitstatus_to_exitcode(status)
-                code = 128 - code if code < 0 else code  # killed by a signal: the shell's code
-                with contextlib.suppress(OSError):
-                    _send(conn, {"exit": code})
-                conn.close()
-                print(f"served pid {pid}: exit {code}", flush=True)
-            if not ready:
-                continue
-            conn, _ = listener.accept()
-            last = time.monotonic()
-            try:
-                conn.settimeout(5.0)
-                request, fds = _recv_request(conn)
-            except (OSError, ValueError):
-                conn.close()
-                continue
-            sys.stdout.flush()
-            pid = os.fork()
-            if pid == 0:
+        while children or not (stopping or time.monotonic() - last >= IDLE_SECONDS):
+            if stopping and listener.fileno() != -1:  # no new commands; finish the running ones
                 listener.close()
-                conn.close()
-                _run_child(request, fds)
-            for fd in fds:
-                os.close(fd)
-            print(f"pid {pid}: prefsmith {' '.join(request['argv'])}", flush=True)
-            _send(conn, {"pid": pid})
-            children[pid] = conn
+                path.unlink(missing_ok=True)
+            waiting = [listener] if listener.fileno() != -1 else []
+            ready, _, _ = select.select(waiting, [], [], 0.2)
+            _reap(children)
+            if ready:
+                _accept(listener, children)
+                last = time.monotonic()
     finally:
         path.unlink(missing_ok=True)
         (where / f"{key}.pid").unlink(missing_ok=True)
@@ -313,7 +332,7 @@ def start_in_background(original_env: dict[str, str]) -> None:
 
     with open(where / f"{key}.log", "ab") as log:
         subprocess.Popen(
-            [sys.executable, "-m", "prefsmith.runtime.warm_runner", key],
+            [sys.executable, "-m", "prefsmith.runtime.warm_runner", key, api],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -323,14 +342,17 @@ def start_in_background(original_env: dict[str, str]) -> None:
         )
 
 
-def stop_all() -> int:
-    """Stop every warm process of this user; how many were stopped."""
+def stop_runners(api: str) -> int:
+    """Stop this user's warm processes that run commands against the Prefect API `api`;
+    how many were stopped."""
     stopped = 0
     for pid_file in runner_dir().glob("*.pid"):
         try:
-            os.kill(int(pid_file.read_text()), signal.SIGTERM)
-            stopped += 1
-        except (OSError, ValueError):
+            runner = json.loads(pid_file.read_text())
+            if runner["api"] == api:
+                os.kill(int(runner["pid"]), signal.SIGTERM)
+                stopped += 1
+        except (OSError, ValueError, KeyError, TypeError):
             pid_file.unlink(missing_ok=True)
     return stopped
 
@@ -338,6 +360,6 @@ def stop_all() -> int:
 if __name__ == "__main__":
     key = sys.argv[1]
     try:
-        serve(key)
+        serve(key, sys.argv[2])
     finally:
         (runner_dir() / f"{key}.starting").unlink(missing_ok=True)

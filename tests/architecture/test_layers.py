@@ -92,3 +92,25 @@ def test_importing_anything_below_the_flows_sets_no_prefect_home_and_writes_no_f
     )
     assert result.returncode == 0, result.stderr
     assert [p.relative_to(home) for p in home.rglob("*")] == []
+
+
+def test_every_flow_module_defines_a_flow_or_a_task():
+    import ast
+
+    for path in sorted((ROOT / "flows").glob("*.py")):
+        if path.name == "__init__.py":
+            continue
+        decorators = {
+            getattr(d.func if isinstance(d, ast.Call) else d, "id", None)
+            for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, ast.FunctionDef)
+            for d in node.decorator_list
+        }
+        assert decorators & {"flow", "task"}, f"{path.name} defines no Prefect flow or task"
+
+
+def test_the_readme_layout_names_every_package_folder():
+    readme = (ROOT / "README.md").read_text()
+    layout = readme[readme.index("## Layout") :]
+    for name in PACKAGES:
+        assert f"\n{name}/" in layout, f"README's layout misses {name}/"

@@ -29,7 +29,9 @@ def _prefsmith(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
 def test_commands_share_one_local_server_and_every_run_is_recorded(tmp_path):
     home = tmp_path / "home"
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    env |= {"HOME": str(home), "XDG_DATA_HOME": str(home / "data")}
+    (tmp_path / "run").mkdir(mode=0o700)
+    env |= {"HOME": str(home), "XDG_DATA_HOME": str(home / "data"),
+            "XDG_RUNTIME_DIR": str(tmp_path / "run")}  # fmt: skip
     store = str(tmp_path / "store")
     try:
         first = _prefsmith(env, "ingest", "hh-rlhf", str(HH_SLICE), "--store", store,
