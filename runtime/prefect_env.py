@@ -45,6 +45,13 @@ def configure_prefect() -> None:
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
 
 
+def forget() -> None:
+    """Forget what `configure_prefect` saw: a process forked to run another command (the warm
+    runner's child) configures Prefect again from that command's environment."""
+    global _defaulted_home, _original_env
+    _defaulted_home = _original_env = None
+
+
 def defaulted_home() -> Path | None:
     """The PREFECT_HOME that `configure_prefect` chose, or None when the user chose theirs."""
     return _defaulted_home

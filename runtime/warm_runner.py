@@ -206,6 +206,9 @@ def _run_child(request: dict, fds: list[int]) -> None:
     sys.argv = ["prefsmith", *request["argv"]]
     code = 0
     try:
+        from prefsmith.runtime.prefect_env import forget
+
+        forget()  # the warm process's own Prefect defaults are not this command's
         _refresh_consoles()
         from prefsmith.cli.app import main
 

@@ -64,8 +64,9 @@ def test_later_commands_run_warm_with_their_own_cwd_env_and_exit_code(tmp_path):
         assert "prefsmith build preference --store s --splits train=2" in log.read_text()
         assert "served pid" in log.read_text() and "exit 2" in log.read_text()
 
-        seen = _run({**env, "HF_TOKEN": "hf_secret"}, work, "prefect", "status", "--json")
+        seen = _run(env, work, "prefect", "status", "--json")
         assert seen.returncode == 0 and json.loads(seen.stdout)["running"]
+        assert len(list(sockets.glob("*.log"))) == 1  # the commands it ran started no other
     finally:
         stopped = _run(env, work, "prefect", "stop", "--json")
     assert json.loads(stopped.stdout)["warm_runners_stopped"] >= 1
