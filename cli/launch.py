@@ -1,5 +1,5 @@
 """The `prefsmith` console script: the command runs in the warm process when one serves this
-environment (`runtime/warm_runner.py`: no Python start-up, no Prefect import), else here."""
+environment (`cli/warm_runner.py`: no Python start-up, no Prefect import), else here."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 
 def main() -> None:
     """Run `prefsmith` with this process's arguments."""
-    from prefsmith.runtime.warm_runner import run_warm
+    from prefsmith.cli.warm_runner import run_warm
 
     code = run_warm(sys.argv[1:])
     if code is not None:

@@ -45,8 +45,8 @@ def stop(json_: JsonOption = False) -> None:
     stay in the server's database)."""
     import os
 
+    from prefsmith.cli.warm_runner import stop_runners
     from prefsmith.runtime.prefect_server import running_server, stop_server
-    from prefsmith.runtime.warm_runner import stop_runners
 
     home = _home()
     found = running_server(home) if home is not None else None

@@ -45,10 +45,13 @@ def run_flow(target: str, **parameters: Any) -> Any:
     The summary's `seconds` is replaced by the wall time of the whole call, Prefect's
     start-up included, so it is what the user waited for.
     """
-    from prefsmith.runtime.prefect_env import use_local_server
+    from prefsmith.cli.warm_runner import start_in_background
+    from prefsmith.runtime.prefect_env import original_env, use_local_server
 
     started = time.perf_counter()
     use_local_server()
+    if (env := original_env()) is not None:  # where runs go to an API: next commands run warm
+        start_in_background(env)
     module_name, _, attribute = target.partition(":")
     flow = getattr(importlib.import_module(module_name), attribute)
     with _quiet_user_errors():

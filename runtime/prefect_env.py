@@ -57,17 +57,16 @@ def defaulted_home() -> Path | None:
     return _defaulted_home
 
 
+def original_env() -> dict[str, str] | None:
+    """This process's environment before `configure_prefect` set Prefect's defaults."""
+    return _original_env
+
+
 def use_local_server() -> None:
     """Before a flow starts: where the defaults chose Prefect's home (no Prefect configured),
     point this process at the local server, starting it the first time and printing its UI
-    address then; a user's own Prefect settings are left alone. Either way, where runs go to
-    a Prefect API, start the warm process that runs the next commands
-    (`runtime/warm_runner.py`)."""
+    address then; a user's own Prefect settings are left alone."""
     if _defaulted_home is None or os.environ.get(SERVER_SWITCH, "on") == "off":
-        if _original_env is not None and "PREFECT_API_URL" in _original_env:
-            from prefsmith.runtime.warm_runner import start_in_background
-
-            start_in_background(_original_env)
         return
     from prefsmith.runtime.prefect_server import ensure_server
 
@@ -77,10 +76,6 @@ def use_local_server() -> None:
         print(f"prefect: {error}; running without a server", file=sys.stderr)
         return
     os.environ["PREFECT_API_URL"] = server.url
-    if _original_env is not None:  # the next command runs in a warm process
-        from prefsmith.runtime.warm_runner import start_in_background
-
-        start_in_background(_original_env)
     if started:
         print(
             f"prefect: started a local server for every run: {server.ui} "

@@ -335,7 +335,7 @@ def start_in_background(original_env: dict[str, str]) -> None:
 
     with open(where / f"{key}.log", "ab") as log:
         subprocess.Popen(
-            [sys.executable, "-m", "prefsmith.runtime.warm_runner", key, api],
+            [sys.executable, "-m", "prefsmith.cli.warm_runner", key, api],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
