@@ -39,6 +39,19 @@ def _quiet_user_errors() -> Iterator[None]:
             handler.removeFilter(hide)
 
 
+@contextmanager
+def _api_url(url: str | None) -> Iterator[None]:
+    """Runs go to `url` even when Prefect was imported (and read its settings) before the
+    local server was found: a command's pre-flight checks may import a flow module."""
+    if url is None:
+        yield
+        return
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings(updates={PREFECT_API_URL: url}):
+        yield
+
+
 def run_flow(target: str, **parameters: Any) -> Any:
     """Call the flow at `module:attribute` with `parameters`; re-raise its exception.
 
@@ -49,12 +62,12 @@ def run_flow(target: str, **parameters: Any) -> Any:
     from prefsmith.runtime.prefect_env import original_env, use_local_server
 
     started = time.perf_counter()
-    use_local_server()
+    api = use_local_server()
     if (env := original_env()) is not None:  # where runs go to an API: next commands run warm
         start_in_background(env)
     module_name, _, attribute = target.partition(":")
     flow = getattr(importlib.import_module(module_name), attribute)
-    with _quiet_user_errors():
+    with _api_url(api), _quiet_user_errors():
         state = flow(**parameters, return_state=True)
     result = state.result(raise_on_failure=False)
     if isinstance(result, BaseException):

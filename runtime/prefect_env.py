@@ -62,19 +62,21 @@ def original_env() -> dict[str, str] | None:
     return _original_env
 
 
-def use_local_server() -> None:
+def use_local_server() -> str | None:
     """Before a flow starts: where the defaults chose Prefect's home (no Prefect configured),
     point this process at the local server, starting it the first time and printing its UI
-    address then; a user's own Prefect settings are left alone."""
+    address then, and return its API URL; a user's own Prefect settings are left alone (None).
+    Prefect reads its settings when it is imported: a caller that may have imported it
+    already runs its flow inside `prefect.settings.temporary_settings` with that URL."""
     if _defaulted_home is None or os.environ.get(SERVER_SWITCH, "on") == "off":
-        return
+        return None
     from prefsmith.runtime.prefect_server import ensure_server
 
     try:
         server, started = ensure_server(_defaulted_home)
     except RuntimeError as error:  # the run still works, in ephemeral mode
         print(f"prefect: {error}; running without a server", file=sys.stderr)
-        return
+        return None
     os.environ["PREFECT_API_URL"] = server.url
     if started:
         print(
@@ -82,3 +84,4 @@ def use_local_server() -> None:
             "(`prefsmith prefect stop` stops it)",
             file=sys.stderr,
         )
+    return server.url

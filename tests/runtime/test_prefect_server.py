@@ -55,6 +55,17 @@ def test_commands_share_one_local_server_and_every_run_is_recorded(tmp_path):
             (r["name"], r["state_type"]) for r in runs if r["name"].startswith("build")
         ) == [("build-preference", "COMPLETED")]
         assert len([r for r in runs if r["state_type"] == "COMPLETED"]) == 2
+
+        # `run` imports a flow module for its pre-flight checks, before the server is found:
+        # its runs still go to the server, not to a temporary one.
+        config = tmp_path / "run.yaml"
+        config.write_text(f"store: {store}\ningest:\n  hh_rlhf:\n    - source: {HH_SLICE}\n"
+                          "      limit: 3\nreport: {enabled: false}\n")  # fmt: skip
+        ran = _prefsmith(env, "run", str(config), "--json")
+        assert "temporary server" not in ran.stderr
+        with urllib.request.urlopen(request, timeout=30) as response:
+            after = json.loads(response.read())
+        assert len([r for r in after if r["state_type"] == "COMPLETED"]) >= 4  # pipeline, ingest
     finally:
         stopped = json.loads(_prefsmith(env, "prefect", "stop", "--json").stdout)
     assert stopped["stopped"]
