@@ -114,21 +114,13 @@ def measure(name: str, env: dict[str, str], store, rm, out: Path, rounds: int, s
     return {"first": {k: round(v, 2) for k, v in first.items()}, "median": result}
 
 
-def own_server(home: Path) -> tuple[subprocess.Popen, str]:
-    from prefsmith.runtime.prefect_server import _free_port, healthy
+def own_server(home: Path) -> tuple[int, str]:
+    """A team's server: `prefect server start` with a home of its own (pid, API URL)."""
+    from prefsmith.runtime.prefect_server import start_server
 
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}/api"
-    env = clean_env(home) | {"PREFECT_HOME": str(home / "server")}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
-         "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )  # fmt: skip
-    deadline = time.monotonic() + 120
-    while not healthy(url) and time.monotonic() < deadline:
-        time.sleep(0.5)
-    return process, url
+    (home / "server").mkdir(parents=True, exist_ok=True)
+    info = start_server(home / "server")
+    return info.pid, info.url
 
 
 def main() -> None:
@@ -177,7 +169,7 @@ def main() -> None:
             print(json.dumps(result))
     finally:
         if server is not None:
-            os.killpg(server.pid, 15)
+            os.killpg(server, 15)
         shutil.rmtree(work, ignore_errors=True)
 
 
