@@ -104,68 +104,9 @@ def runner_dir() -> Path:
     return where
 
 
-def _send(conn: socket.socket, message: dict) -> None:
+def send_message(conn: socket.socket, message: dict) -> None:
+    """One JSON line to the other side."""
     conn.sendall(json.dumps(message).encode() + b"\n")
-
-
-# --- the command's side -------------------------------------------------------------------
-
-
-def _healthy(api: str) -> bool:
-    import urllib.request
-
-    try:
-        with urllib.request.urlopen(f"{api}/health", timeout=1.0) as response:
-            return response.status == 200
-    except OSError:
-        return False
-
-
-def run_warm(argv: list[str]) -> int | None:
-    """Run `prefsmith ARGV` in the warm process and return its exit code; None when there is
-    no warm process for this environment (the caller runs the command itself)."""
-    try:
-        resolved = resolve(dict(os.environ))
-        if resolved is None:
-            return None
-        key, api, _ = resolved
-        path = runner_dir() / f"{key}.sock"
-        if not path.exists() or not _healthy(api):
-            return None
-        conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        conn.settimeout(5.0)
-        conn.connect(str(path))
-        request = json.dumps({"argv": argv, "cwd": os.getcwd(), "env": dict(os.environ)}).encode()
-        socket.send_fds(conn, [struct.pack("!I", len(request))], [0, 1, 2])
-        conn.sendall(request)
-        reader = conn.makefile("rb")
-        started = json.loads(reader.readline() or b"null")
-    except (OSError, ValueError):
-        return None  # a stale socket or a busy machine: run here
-    if not isinstance(started, dict) or "pid" not in started:
-        return None
-    child = int(started["pid"])
-
-    def forward(signum: int, _frame: object) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(child, signum)
-
-    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, forward)
-    conn.settimeout(None)
-    while True:
-        try:
-            line = reader.readline()
-            break
-        except InterruptedError:
-            continue
-    try:
-        return int(json.loads(line)["exit"])
-    except (ValueError, KeyError, TypeError):
-        return 1  # the warm process died under the command
-
-
-# --- the warm process ----------------------------------------------------------------------
 
 
 def _recv_request(conn: socket.socket) -> tuple[dict, list[int]]:
@@ -240,7 +181,7 @@ def _reap(children: dict[int, socket.socket]) -> None:
         code = os.waitstatus_to_exitcode(status)
         code = 128 - code if code < 0 else code  # killed by a signal: the shell's code
         with contextlib.suppress(OSError):
-            _send(conn, {"exit": code})
+            send_message(conn, {"exit": code})
         conn.close()
         print(f"served pid {pid}: exit {code}", flush=True)
 
@@ -263,7 +204,7 @@ def _accept(listener: socket.socket, children: dict[int, socket.socket]) -> None
     for fd in fds:
         os.close(fd)
     print(f"pid {pid}: prefsmith {' '.join(request['argv'])}", flush=True)
-    _send(conn, {"pid": pid})
+    send_message(conn, {"pid": pid})
     children[pid] = conn
 
 
