@@ -14,7 +14,7 @@ import socket
 import struct
 import sys
 
-from prefsmith.cli.warm_runner import resolve, runner_dir
+from prefsmith.cli.warm_key import resolve, runner_dir
 
 
 def _healthy(api: str) -> bool:

@@ -45,7 +45,7 @@ def stop(json_: JsonOption = False) -> None:
     stay in the server's database)."""
     import os
 
-    from prefsmith.cli.warm_runner import stop_runners
+    from prefsmith.cli.warm_key import stop_runners
     from prefsmith.runtime.prefect_server import running_server, stop_server
 
     home = _home()

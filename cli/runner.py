@@ -58,7 +58,7 @@ def run_flow(target: str, **parameters: Any) -> Any:
     The summary's `seconds` is replaced by the wall time of the whole call, Prefect's
     start-up included, so it is what the user waited for.
     """
-    from prefsmith.cli.warm_runner import start_in_background
+    from prefsmith.cli.warm_key import start_in_background
     from prefsmith.runtime.prefect_env import original_env, use_local_server
 
     started = time.perf_counter()

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from conftest import HH_SLICE
 
-from prefsmith.cli.warm_runner import resolve
+from prefsmith.cli.warm_key import resolve
 
 PREFSMITH = Path(sys.executable).parent / "prefsmith"
 
