@@ -24,6 +24,7 @@ from prefsmith.cli.common import (
 from prefsmith.cli.ingest import ingest_app
 from prefsmith.cli.label import generate, label
 from prefsmith.cli.prefect_server import prefect_app
+from prefsmith.cli.self_reward import self_reward
 from prefsmith.cli.train import eval_app, train_app
 from prefsmith.schemas.errors import UserError
 
@@ -46,6 +47,7 @@ app.command()(label)
 app.command()(generate)
 app.command()(prompt)
 app.command()(export)
+app.command("self-reward")(self_reward)
 
 
 def version_callback(value: bool) -> None:

@@ -13,7 +13,6 @@ from prefsmith.cli.common import (
     StoreOption,
     common_parameters,
     emit,
-    parse_pairs,
     require_store,
     user_errors,
 )
@@ -39,7 +38,8 @@ PolicyOption = Annotated[
 ]
 
 
-def _settings(config: str | None, assignments: list[str] | None) -> dict[str, Any]:
+def trl_settings(config: str | None, assignments: list[str] | None) -> dict[str, Any]:
+    """trl settings from `--config FILE` and `--set KEY=VALUE` (these win)."""
     from prefsmith.schemas.config import parse_assignments, read_settings_file
 
     return {**read_settings_file(config), **parse_assignments(assignments)}
@@ -68,7 +68,7 @@ def train_command(trainer: str, summary: str):
         from prefsmith.store import Store
 
         settings = validate_options(TrainConfig, {"trainer": trainer, **values})
-        settings["settings"] = _settings(config, set_)
+        settings["settings"] = trl_settings(config, set_)
         train = TrainConfig.model_validate(settings)
         require_store(store)
         built_dataset(Store(store), train.dataset, TRAINERS[trainer].kinds)  # before Prefect
@@ -124,88 +124,54 @@ def train_openai(
     emit(summary, json_, f"train openai {summary['job_id']}")
 
 
-SamplesOption = Annotated[int, typer.Option(help="Held-out prompts to answer.")]
-TokensOption = Annotated[int, typer.Option(help="Tokens per answer.")]
-DeviceOption = Annotated[str, typer.Option(help="auto, cpu or cuda.")]
+def eval_command(kind: str):
+    """`prefsmith eval KIND`: its options are the fields of the run config's `evaluate:` entry
+    and of the kind's options model (`schemas.evaluations`)."""
+    from prefsmith.schemas.evaluations import EVALUATION_OPTIONS
+    from prefsmith.schemas.run_config import EvaluateConfig
+
+    model = EVALUATION_OPTIONS[kind]
+    parameters = [
+        *option_parameters(EvaluateConfig, skip=("kind", "options")),
+        *option_parameters(model),
+        *common_parameters(store=True, json_=True),
+    ]
+
+    @with_parameters(parameters)
+    @user_errors
+    def command(store: str, json_: bool, dataset: str, output: str, **values: Any) -> None:
+        from prefsmith.cli.runner import run_flow
+        from prefsmith.finetune.datasets import built_dataset
+        from prefsmith.schemas.config import validate
+        from prefsmith.schemas.evaluations import EVALUATION_DATASETS
+        from prefsmith.store import Store
+
+        options = validate_options(model, values)
+        config = validate(
+            EvaluateConfig, {"kind": kind, "dataset": dataset, "output": output, "options": options}
+        )
+        require_store(store)
+        built_dataset(Store(store), dataset, EVALUATION_DATASETS[kind])  # before Prefect
+        if endpoint := options.get("judge_endpoint"):
+            from prefsmith.labelers.endpoints import check_endpoint
+
+            check_endpoint(endpoint, options.get("judge_model"))
+        summary = run_flow(
+            "prefsmith.flows.finetune:evaluate",
+            store=store,
+            config=config.model_dump(exclude_unset=True),
+        )
+        emit(summary, json_, f"eval {kind} -> {output}")
+
+    command.__doc__ = model.__doc__
+    return command
 
 
-def _evaluate(kind: str, store: str, dataset: str, output: str, options: dict, json_: bool):
-    from prefsmith.cli.runner import run_flow
-    from prefsmith.finetune.datasets import built_dataset
-    from prefsmith.store import Store
+def _register_evaluations() -> None:
+    from prefsmith.schemas.evaluations import EVALUATION_OPTIONS
 
-    require_store(store)
-    kinds = {"reward-matching": ("reward-in-prompt",), "dpo": ("preference",)}
-    built_dataset(Store(store), dataset, kinds[kind])
-    summary = run_flow(
-        "prefsmith.flows.finetune:evaluate",
-        store=store,
-        kind=kind,
-        dataset=dataset,
-        output=output,
-        options=options,
-    )
-    emit(summary, json_, f"eval {kind} -> {output}")
+    for kind in EVALUATION_OPTIONS:
+        eval_app.command(kind)(eval_command(kind))
 
 
-@eval_app.command("reward-matching")
-@user_errors
-def eval_reward_matching(
-    dataset: DatasetOption,
-    policy: Annotated[str, typer.Option(help="The reward-conditioned policy folder.")],
-    rm: Annotated[
-        str, typer.Option(help="DIMENSION=RM_FOLDER for each dimension, comma-separated.")
-    ],
-    output: OutputOption,
-    store: StoreOption = "prefsmith-store",
-    samples: SamplesOption = 32,
-    max_new_tokens: TokensOption = 64,
-    seed: Annotated[int, typer.Option(help="Seed of the sampled targets.")] = 0,
-    device: DeviceOption = "auto",
-    json_: JsonOption = False,
-) -> None:
-    """Requested vs achieved reward per dimension: correlations and a scatter plot each."""
-    options = {
-        "policy": policy,
-        "reward_models": parse_pairs(rm, "--rm"),
-        "samples": samples,
-        "max_new_tokens": max_new_tokens,
-        "seed": seed,
-        "device": device,
-    }
-    _evaluate("reward-matching", store, dataset, output, options, json_)
-
-
-@eval_app.command("dpo")
-@user_errors
-def eval_dpo(
-    dataset: DatasetOption,
-    policy: Annotated[str, typer.Option(help="The tuned policy folder.")],
-    rm: Annotated[str, typer.Option(help="Reward model folder to score the answers.")],
-    output: OutputOption,
-    store: StoreOption = "prefsmith-store",
-    base: PolicyOption = None,
-    judge_endpoint: Annotated[
-        str | None, typer.Option(help="Judge tuned vs base too: local or an OpenAI-compatible URL.")
-    ] = None,
-    judge_model: Annotated[str | None, typer.Option(help="The judge's model.")] = None,
-    samples: SamplesOption = 16,
-    max_new_tokens: TokensOption = 64,
-    device: DeviceOption = "auto",
-    json_: JsonOption = False,
-) -> None:
-    """Mean reward of tuned vs base answers, and the judge's win rate of tuned over base."""
-    options: dict[str, Any] = {
-        "policy": policy,
-        "reward_model": rm,
-        "base": base,
-        "samples": samples,
-        "max_new_tokens": max_new_tokens,
-        "device": device,
-    }
-    if judge_endpoint:
-        from prefsmith.labelers.endpoints import check_endpoint
-
-        check_endpoint(judge_endpoint, judge_model)
-        options["judge"] = {"endpoint": judge_endpoint, "model": judge_model, "max_tokens": 256}
-    _evaluate("dpo", store, dataset, output, options, json_)
+_register_evaluations()

@@ -162,7 +162,9 @@ def dpo_evaluation(
     output: Path,
     *,
     base: str | None = None,
-    judge: dict[str, Any] | None = None,
+    judge_endpoint: str | None = None,
+    judge_model: str | None = None,
+    judge_max_tokens: int = 256,
     samples: int = 16,
     max_new_tokens: int = 64,
     device: str = "auto",
@@ -190,7 +192,8 @@ def dpo_evaluation(
         "mean_reward_tuned": _mean(tuned_rewards),
         "mean_reward_base": _mean(base_rewards),
     }
-    if judge is not None:
+    if judge_endpoint is not None:
+        judge = {"endpoint": judge_endpoint, "model": judge_model, "max_tokens": judge_max_tokens}
         labeler = build_labeler("judge", {**judge, "mode": "pairwise"})
         items = [
             Item(pid, m, ["tuned", "base"], [t, b])

@@ -21,6 +21,7 @@ from prefect.cache_policies import NONE
 from prefsmith.finetune.registry import TRAINERS
 from prefsmith.runtime.task_runners import limit_slot
 from prefsmith.schemas.config import TrainConfig
+from prefsmith.schemas.run_config import EvaluateConfig
 from prefsmith.store import Store
 
 STAGE_MARKER = "prefsmith-stage.json"  # what a pipeline run trained or evaluated here
@@ -74,18 +75,17 @@ def train_openai(store: str, dataset: str, options: dict[str, Any] | None = None
 
 
 @task(name="evaluate_policy", cache_policy=NONE, persist_result=False)
-def evaluate_task(store: str, kind: str, dataset: str, output: str, options: dict) -> dict:
-    return _resolve(EVALUATIONS[kind])(Store(store), dataset, output=Path(output), **options)
+def evaluate_task(store: str, config: EvaluateConfig) -> dict:
+    evaluation = _resolve(EVALUATIONS[config.kind])
+    options = config.options.model_dump()
+    return evaluation(Store(store), config.dataset, output=Path(config.output), **options)
 
 
-@flow(name="evaluate")
-def evaluate(
-    store: str, kind: str, dataset: str, output: str, options: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    """Reward matching of a reward-conditioned policy, or a DPO policy against its base."""
-    if kind not in EVALUATIONS:
-        raise ValueError(f"kind must be one of {', '.join(EVALUATIONS)}")
-    return evaluate_task(store, kind, dataset, output, options or {})
+@flow(name="evaluate", flow_run_name="evaluate-{config.kind}")
+def evaluate(store: str, config: EvaluateConfig) -> dict[str, Any]:
+    """Reward matching of a reward-conditioned policy, or a DPO policy against its base
+    (`config` is a run config's `evaluate:` entry: kind, dataset, output, options)."""
+    return evaluate_task(store, EvaluateConfig.model_validate(config))
 
 
 def dataset_digest(store: str, dataset: str) -> str:
@@ -160,27 +160,19 @@ def train_stage(store: str, config: TrainConfig) -> dict[str, Any]:
     return launch_training(store, TrainConfig.model_validate(config))
 
 
-def launch_evaluation(store: str, config: Any) -> dict[str, Any]:
+def launch_evaluation(store: str, config: EvaluateConfig) -> dict[str, Any]:
     """A run config's `evaluate:` entry, skipped when its policy, dataset and options are
     those of the finished evaluation in its output folder."""
-    parameters = {
-        "store": store,
-        "kind": config.kind,
-        "dataset": config.dataset,
-        "output": config.output,
-        "options": config.options,
-    }
-    policy = Path(str(config.options.get("policy", "")))
-    trained = policy / "prefsmith-train.json"
+    trained = Path(config.options.policy) / "prefsmith-train.json"
     key = _stage_key(
         store,
         {
-            **{k: v for k, v in parameters.items() if k != "store"},
+            **config.model_dump(mode="json"),
             "policy_trained": trained.read_text() if trained.is_file() else None,
         },
     )
     if done := up_to_date(config.output, key, "eval.json"):
         return {**done, "skipped": "up to date", "seconds": 0.0}
-    summary = evaluate(**parameters)
+    summary = evaluate(store, config)
     mark_done(config.output, key, summary)
     return summary

@@ -115,7 +115,7 @@ def _build_and_train(run: RunConfig) -> list[dict[str, Any]]:
     if run.self_reward:
         from prefsmith.flows.self_reward import self_reward
 
-        stages.append(_log("self-reward", self_reward(store=store, **run.self_reward.model_dump())))
+        stages.append(_log("self-reward", self_reward(store=store, config=run.self_reward)))
     return stages
 
 

@@ -145,31 +145,15 @@ def run_iteration(
 
 
 @flow(name="self-reward")
-def self_reward(
-    store: str,
-    iterations: int = 2,
-    prompts: int = 6,
-    rotate_prompts: bool = True,
-    seed: int = 0,
-    n: int = 4,
-    temperature: float = 0.8,
-    top_p: float = 0.95,
-    max_tokens: int = 64,
-    policy: str | None = None,
-    judge_mode: str = "single-logprob",
-    judge_template: str | None = None,
-    judge_max_tokens: int = 256,
-    min_margin: float = 0.0,
-    settings: dict[str, Any] | None = None,
-    lora_r: int | None = None,
-    output: str | None = None,
-    batch_size: int = 16,
-    device: str = "auto",
-) -> dict[str, Any]:
-    """K iterations of generate -> self-judge -> best/worst pairs -> DPO; the parameters
-    are the fields of `SelfRewardConfig`. Returns each iteration's record."""
-    values = {k: v for k, v in locals().items() if k != "store"}
-    config = validate(SelfRewardConfig, {**values, "settings": settings or {}})
+def self_reward(store: str, config: SelfRewardConfig) -> dict[str, Any]:
+    """K iterations of generate -> self-judge -> best/worst pairs -> DPO; `config` holds the
+    fields of `SelfRewardConfig` (a run config's `self_reward:`). Returns each iteration's
+    record."""
+    config = validate(
+        SelfRewardConfig,
+        config if isinstance(config, dict) else config.model_dump(),
+        "self_reward.",
+    )
     started, logger = time.perf_counter(), get_run_logger()
     root, current, records = steps.output_root(store, config), config.policy, []
     for k in range(1, config.iterations + 1):

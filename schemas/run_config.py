@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from prefsmith.schemas.builds import BuildStage, DatasetBuildConfig
 from prefsmith.schemas.config import (
@@ -25,10 +25,16 @@ from prefsmith.schemas.config import (
     StrictModel,
     TrainConfig,
     aliases,
+    describe_validation_error,
     load_yaml,
     validate,
 )
 from prefsmith.schemas.errors import UserError
+from prefsmith.schemas.evaluations import (
+    EVALUATION_OPTIONS,
+    DpoEvaluationOptions,
+    RewardMatchingOptions,
+)
 from prefsmith.schemas.self_reward import SelfRewardConfig
 
 
@@ -156,12 +162,24 @@ class AnnotateStage(StrictModel):
 
 class EvaluateConfig(StrictModel):
     """One `evaluate:` entry: `reward-matching` of a reward-conditioned policy, or `dpo`
-    (a tuned policy against its base); `options` are the evaluation's keyword options."""
+    (a tuned policy against its base); `options` are the fields of the kind's model in
+    `schemas.evaluations`, the flags of `prefsmith eval KIND`."""
 
-    kind: Literal["reward-matching", "dpo"]
-    dataset: str
-    output: str
-    options: dict[str, Any] = Field(default_factory=dict)
+    kind: Literal["reward-matching", "dpo"] = Field(description="The evaluation.")
+    dataset: str = Field(description="A dataset built in the store (its name).")
+    output: str = Field(description="Folder for the report and its plots.")
+    options: RewardMatchingOptions | DpoEvaluationOptions
+
+    @field_validator("options", mode="before")
+    @classmethod
+    def _options_of_the_kind(cls, options: Any, info: ValidationInfo) -> Any:
+        model = EVALUATION_OPTIONS.get(info.data.get("kind", ""))
+        if model is None or not isinstance(options, dict):
+            return options
+        try:
+            return model.model_validate(options)
+        except ValidationError as error:
+            raise ValueError(describe_validation_error(error)) from None
 
 
 class ReportConfig(StrictModel):

@@ -39,24 +39,38 @@ RESULT_FIELDS = (
 class SelfRewardConfig(StrictModel):
     """`self_reward:` of a run config; the `self-reward` flow's parameters."""
 
-    iterations: int = Field(default=2, ge=1)
-    prompts: int = Field(default=6, ge=1)  # prompts of the store used per iteration
-    rotate_prompts: bool = True  # each iteration its own prompts (False: the same ones)
-    seed: int = 0  # the choice of prompts and the sampling seeds
-    n: int = Field(default=4, ge=2)  # candidates per prompt
-    temperature: float = Field(default=0.8, gt=0, le=2)
-    top_p: float = Field(default=0.95, gt=0, le=1)
-    max_tokens: int = Field(default=64, ge=1)
-    policy: str | None = None  # checkpoint folder or GGUF file; None: the bundled SmolLM2
-    judge_mode: Literal["single-logprob", "single"] = "single-logprob"
-    judge_template: str | None = None  # default: templates/judge/<mode>.txt
-    judge_max_tokens: int = Field(default=256, ge=1)  # `single` only (a written judgment)
-    min_margin: float = Field(default=0.0, ge=0)  # best minus worst score must exceed it
-    settings: dict[str, Any] = Field(default_factory=dict)  # trl DPOConfig overrides
-    lora_r: int | None = Field(default=None, ge=1)
-    output: str | None = None  # default: STORE/self-reward
-    batch_size: int = Field(default=16, ge=1)  # sequences decoded (or judged) at once
-    device: Literal["auto", "cpu", "cuda"] = "auto"
+    iterations: int = Field(default=2, ge=1, description="Iterations of the loop.")
+    prompts: int = Field(default=6, ge=1, description="Prompts of the store per iteration.")
+    rotate_prompts: bool = Field(
+        default=True, description="Each iteration its own prompts (off: the same ones)."
+    )
+    seed: int = Field(default=0, description="Seed of the choice of prompts and of sampling.")
+    n: int = Field(default=4, ge=2, description="Candidates per prompt.")
+    temperature: float = Field(default=0.8, gt=0, le=2, description="Sampling temperature.")
+    top_p: float = Field(default=0.95, gt=0, le=1, description="Nucleus sampling mass.")
+    max_tokens: int = Field(default=64, ge=1, description="Tokens per answer.")
+    policy: str | None = Field(
+        default=None, description="Checkpoint folder or GGUF file (default: bundled SmolLM2)."
+    )
+    judge_mode: Literal["single-logprob", "single"] = Field(
+        default="single-logprob", description="How the policy grades its answers."
+    )
+    judge_template: str | None = Field(
+        default=None, description="Judge prompt template (default: templates/judge/MODE.txt)."
+    )
+    judge_max_tokens: int = Field(
+        default=256, ge=1, description="Tokens of a written judgment (`single` only)."
+    )
+    min_margin: float = Field(
+        default=0.0, ge=0, description="Best minus worst score must exceed it to make a pair."
+    )
+    settings: dict[str, Any] = Field(default_factory=dict, description="trl DPOConfig overrides.")
+    lora_r: int | None = Field(default=None, ge=1, description="Train a LoRA adapter of this rank.")
+    output: str | None = Field(
+        default=None, description="Sub-stores, models and records (default: STORE/self-reward)."
+    )
+    batch_size: int = Field(default=16, ge=1, description="Sequences decoded (or judged) at once.")
+    device: Literal["auto", "cpu", "cuda"] = Field(default="auto", description="Where it runs.")
 
     def dpo_settings(self) -> dict[str, Any]:
         return {**DPO_DEFAULTS, **self.settings}

@@ -18,14 +18,26 @@ from prefsmith.cli.label import LABELER_FLAGS, labeler_options
 from prefsmith.cli.model_options import flag_of
 from prefsmith.finetune.registry import TRAINERS
 from prefsmith.labelers.registry import REGISTRY, options_of
-from prefsmith.schemas.builds import build_kinds
-from prefsmith.schemas.config import ExportConfig, HHIngestConfig, PromptIngestConfig, TrainConfig
+from prefsmith.schemas.builds import BuildStage, build_kinds
+from prefsmith.schemas.config import (
+    ExportConfig,
+    HHIngestConfig,
+    IngestStage,
+    PromptIngestConfig,
+    TrainConfig,
+)
+from prefsmith.schemas.evaluations import EVALUATION_OPTIONS
 from prefsmith.schemas.run_config import (
     AnnotatePushConfig,
+    AnnotateStage,
+    EvaluateConfig,
     GenerateConfig,
     LabelConfig,
+    ReportConfig,
+    RewardModelStage,
     RunConfig,
 )
+from prefsmith.schemas.self_reward import SelfRewardConfig
 
 STAGES: list[tuple[list[str], type[BaseModel]]] = [
     (["ingest", "hh-rlhf"], HHIngestConfig),
@@ -36,12 +48,21 @@ STAGES: list[tuple[list[str], type[BaseModel]]] = [
     (["export"], ExportConfig),
     *[(["build", kind], model) for kind, model in build_kinds().items()],
     *[(["train", name], TrainConfig) for name in TRAINERS],
+    *[(["eval", kind], EvaluateConfig) for kind in EVALUATION_OPTIONS],
+    *[(["eval", kind], model) for kind, model in EVALUATION_OPTIONS.items()],
+    (["self-reward"], SelfRewardConfig),
 ]
 # Fields a flag of their own can't carry, and the route that carries them instead.
 ROUTES = {
     (LabelConfig, "options"): ("--option", "--options"),
     (TrainConfig, "settings"): ("--set", "--config"),
+    (SelfRewardConfig, "settings"): ("--set", "--config"),
+    # the kind's options model, whose every field is checked as a stage of its own
+    (EvaluateConfig, "options"): ("--policy",),
 }
+# Run-config sections that are containers of the stages above, or that only a run has.
+CONTAINERS = {IngestStage, AnnotateStage, BuildStage}
+RUN_ONLY = {ReportConfig: "the report of the run itself: `prefsmith run` writes it"}
 
 
 def _command(path: list[str]):
@@ -87,6 +108,28 @@ def _models_in(model: type[BaseModel], seen: set) -> set:
 def test_every_stage_model_is_a_run_config_section():
     in_run_config = _models_in(RunConfig, set())
     assert {model for _, model in STAGES} <= in_run_config
+
+
+def test_every_run_config_section_has_a_command():
+    """A new stage in the run config gets its command, or says here why it has none."""
+    commands = {model for _, model in STAGES} | {RewardModelStage} | set(RUN_ONLY) | CONTAINERS
+    sections = {m for m in _models_in(RunConfig, set()) if m.__module__.startswith("prefsmith.")}
+    assert sections - commands == set()
+
+
+def test_a_reward_models_entry_is_build_preference_then_train_rm():
+    """`reward_models:` is `build preference` of human labels, then `train rm` on them."""
+    build = _command(["build", "preference"])
+    train = _command(["train", "rm"])
+    flags = {opt for c in (build, train) for p in c.params for opt in (*p.opts, *p.secondary_opts)}
+    for name in RewardModelStage.model_fields:
+        routes = {"settings": "--set", "output": "--output", "base": "--base"}
+        assert routes.get(name, flag_of(name)) in flags, name
+
+
+def test_the_annotate_pull_entries_are_its_project_flag():
+    assert AnnotateStage.model_fields["pull"].annotation == list[str]
+    assert "--project" in {opt for p in _command(["annotate", "pull"]).params for opt in p.opts}
 
 
 SAMPLES = {int: 3, float: 0.5, bool: True, str: "x"}

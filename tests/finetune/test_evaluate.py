@@ -4,9 +4,11 @@ dimension; the DPO evaluation compares tuned and base answers by reward and by a
 import json
 
 import pytest
+from cli_runner import run_json, runner
 from fake_openai import FakeOpenAI, completion
 
-from prefsmith.finetune.evaluate import _correlations, dpo_evaluation, reward_matching
+from prefsmith.cli.app import app
+from prefsmith.finetune.evaluate import _correlations, reward_matching
 
 
 @pytest.fixture(scope="module")
@@ -48,15 +50,18 @@ def test_reward_matching_reports_each_dimension_with_a_plot(
 
 
 @pytest.mark.slow
-def test_dpo_evaluation_scores_both_policies_and_asks_the_judge(
+@pytest.mark.prefect
+def test_eval_dpo_scores_both_policies_and_asks_the_judge(
     hh_datasets, tiny_chat_model, tiny_rm, tmp_path
 ):
+    """Through the command line, as a user runs it: every flag is a field of the options."""
     judge = FakeOpenAI(lambda body: (200, completion("Equal. [[C]]")))
     try:
-        report = dpo_evaluation(
-            hh_datasets, "hh", str(tiny_chat_model), tiny_rm, tmp_path / "eval",
-            base=str(tiny_chat_model), judge={"endpoint": judge.url, "model": "judge"},
-            samples=4, max_new_tokens=8,
+        report = run_json(
+            "eval", "dpo", "--store", str(hh_datasets.root), "--dataset", "hh",
+            "--policy", str(tiny_chat_model), "--rm", tiny_rm, "--output", str(tmp_path / "eval"),
+            "--base", str(tiny_chat_model), "--judge-endpoint", judge.url, "--judge-model", "judge",
+            "--samples", "4", "--max-new-tokens", "8", "--device", "cpu",
         )  # fmt: skip
     finally:
         judge.close()
@@ -64,3 +69,13 @@ def test_dpo_evaluation_scores_both_policies_and_asks_the_judge(
     assert report["judge_win_rate"] == 0.5 and report["judge_decided"] == 4
     assert len(judge.calls) == 8  # both orders
     assert (tmp_path / "eval" / "dpo_rewards.png").stat().st_size > 1000
+
+
+def test_eval_names_a_wrong_option_in_one_line(hh_datasets, tmp_path):
+    result = runner.invoke(
+        app,
+        ["eval", "reward-matching", "--store", str(hh_datasets.root), "--dataset", "hh-rip",
+         "--policy", "p", "--rm", "helpful", "--output", str(tmp_path / "eval")],
+    )  # fmt: skip
+    assert result.exit_code == 2 and "--reward-models: 'helpful' is not NAME=VALUE" in result.stderr
+    assert "Traceback" not in result.output
