@@ -5,6 +5,7 @@
     prefsmith label --labeler judge --mode reference            # MT-Bench math, reasoning, coding
     prefsmith label --labeler judge --mode logprob --endpoint local
     prefsmith label --labeler judge --mode single-logprob --endpoint transformers:models/dpo
+    prefsmith label --labeler judge --mode rubric --option aspects=helpfulness,harmlessness
 
 `pairwise` judges every pair of a prompt's candidates in both orders: the label is
 the verdict both orders give, or `inconsistent` (kept as such, never a tie).
@@ -15,7 +16,9 @@ both orders and scores a pair by the normalised probability of the verdict
 letters (the server must return `top_logprobs`): no text is parsed.
 `single-logprob` grades each answer with the additive rubric from one token: the
 score is the expected digit under the renormalised probabilities of 1-5 (G-Eval),
-for small judges that can't keep a `Score: n` format. Output that
+for small judges that can't keep a `Score: n` format. `rubric` and `rubric-pairwise` grade
+by rubrics from `templates/rubrics/` or a team's own files, one aspect or several per request
+(`judge_rubric.py`, formats in `rubric_formats.py`). Output that
 can't be parsed is asked again at temperature 0 (`--parse-retries`), then labeled
 `unparseable` with the raw text kept. Templates are files; their text is part of
 the fingerprint, and every label keeps its token usage.
@@ -23,15 +26,24 @@ the fingerprint, and every label keeps its token usage.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from prefsmith.labelers.base import Item
 from prefsmith.labelers.chat_client import ChatResult
 from prefsmith.labelers.chat_labeler import ChatLabeler, ChatLabelerOptions
+from prefsmith.labelers.judge_rubric import (
+    RUBRIC_MODES,
+    RubricGrading,
+    compare,
+    grade,
+    rubric_grading,
+    rubric_summary,
+)
 from prefsmith.labelers.judge_verdicts import (
     STRUCTURED,
     STRUCTURED_INSTRUCTION,
@@ -60,6 +72,8 @@ MODES = {  # mode: (unit, label kind)
     "reference-pairwise": ("pair", "pairwise"),
     "logprob": ("pair", "pairwise"),
     "single-logprob": ("candidate", "score"),
+    "rubric": ("candidate", "score"),
+    "rubric-pairwise": ("pair", "pairwise"),
 }
 LOGPROB_MODES = ("logprob", "single-logprob")  # one token, read from its probabilities
 TOP_LOGPROBS = 20  # the most OpenAI returns
@@ -68,8 +82,33 @@ NO_REFERENCE = "no_reference: the prompt has no reference answer"
 
 class JudgeOptions(ChatLabelerOptions):
     mode: Literal[
-        "pairwise", "single", "reference", "reference-pairwise", "logprob", "single-logprob"
+        "pairwise",
+        "single",
+        "reference",
+        "reference-pairwise",
+        "logprob",
+        "single-logprob",
+        "rubric",
+        "rubric-pairwise",
     ] = Field(default="pairwise", description="How the judge is asked")
+    rubric: str | None = Field(
+        default=None, description="rubric modes: a bundled rubric's name or a YAML file."
+    )
+    aspects: list[str] | None = Field(
+        default=None, description="rubric modes: several rubrics graded in one request."
+    )
+    format: Literal["auto", "prometheus", "ultrafeedback", "json"] = Field(
+        default="auto",
+        description="rubric modes' answer format (auto: json with a schema-holding server, "
+        "else prometheus for one rubric, ultrafeedback for several).",
+    )
+
+    @field_validator("aspects", mode="before")
+    @classmethod
+    def _comma_separated(cls, aspects: Any) -> Any:
+        if isinstance(aspects, str):
+            return [part.strip() for part in aspects.split(",") if part.strip()]
+        return aspects
 
 
 class JudgeLabeler(ChatLabeler):
@@ -85,6 +124,11 @@ class JudgeLabeler(ChatLabeler):
         if not template.is_file():
             raise UserError(f"--template {template}: no such file")
         self.template = template.read_text()
+        self.rubric: RubricGrading | None = None
+        if options.mode in RUBRIC_MODES:
+            self.rubric = rubric_grading(options, super().structured)
+        elif options.rubric or options.aspects:
+            raise UserError("--option rubric/aspects need --mode rubric or rubric-pairwise")
 
     @property
     def batch_size(self) -> int:
@@ -99,10 +143,13 @@ class JudgeLabeler(ChatLabeler):
             "template": ids.hash_key(self.template),
             "max_tokens": 1 if one_token else o.max_tokens,
             "temperature": 0.0 if one_token else o.temperature,
+            **(self.rubric.fingerprint() if self.rubric else {}),
         }
 
     @property
     def structured(self) -> bool:
+        if self.rubric is not None:
+            return self.rubric.structured
         return self.options.mode not in LOGPROB_MODES and super().structured
 
     def _prompt(self, item: Item, first: str, second: str | None = None) -> list[dict[str, str]]:
@@ -112,6 +159,7 @@ class JudgeLabeler(ChatLabeler):
             response_a=first,
             response_b=second or "",
             reference=item.reference or "",
+            **(self.rubric.prompt_fields(item) if self.rubric else {}),
         )
         return [{"role": "user", "content": text}]
 
@@ -137,6 +185,9 @@ class JudgeLabeler(ChatLabeler):
         judge = {"candidate": self._grade, "pair": self._pairwise}[self.unit]
         if self.options.mode in LOGPROB_MODES:
             judge = self._logprob if self.unit == "pair" else self._score_logprob
+        elif self.rubric is not None:
+            rubric_judge = compare if self.unit == "pair" else grade
+            judge = functools.partial(rubric_judge, self)
         if asked:
             labels.update(zip(asked, judge([items[i] for i in asked]), strict=True))
         return [labels[i] for i in range(len(items))]
@@ -242,4 +293,6 @@ class JudgeLabeler(ChatLabeler):
             return logprob_summary(labels)
         if self.options.mode == "single-logprob":
             return score_summary(labels)
+        if self.options.mode == "rubric-pairwise":
+            return rubric_summary(labels)
         return pairwise_summary(labels) if self.unit == "pair" else {}

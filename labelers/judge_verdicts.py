@@ -113,20 +113,25 @@ def score_summary(labels: list[Label]) -> dict[str, Any]:
     }
 
 
-def pairwise_summary(labels: list[Label]) -> dict[str, Any]:
-    """Consistency across the two orders, first-position win rate and tie rate."""
-    judged = [label for label in labels if label.details.get("order_ab") is not None]
-    judged = [label for label in judged if label.details.get("order_ba") is not None]
-    if not judged:
+def order_figures(orders: list[tuple[str, str]]) -> dict[str, Any]:
+    """Consistency across the two orders, first-position win rate and tie rate of
+    (verdict in order AB, verdict in order BA) pairs."""
+    if not orders:
         return {"judged_in_both_orders": 0, "consistency": None}
-    verdicts = [label.details[k] for label in judged for k in ("order_ab", "order_ba")]
-    consistent = [label.details["order_ab"] == SWAP[label.details["order_ba"]] for label in judged]
+    verdicts = [verdict for pair in orders for verdict in pair]
+    consistent = [ab == SWAP[ba] for ab, ba in orders]
     return {
-        "judged_in_both_orders": len(judged),
-        "consistency": round(sum(consistent) / len(judged), 4),
+        "judged_in_both_orders": len(orders),
+        "consistency": round(sum(consistent) / len(orders), 4),
         "first_position_win_rate": round(verdicts.count("A") / len(verdicts), 4),
         "tie_rate": round(verdicts.count("C") / len(verdicts), 4),
     }
+
+
+def pairwise_summary(labels: list[Label]) -> dict[str, Any]:
+    """The order figures of a run's pairwise judgments."""
+    orders = [(label.details.get("order_ab"), label.details.get("order_ba")) for label in labels]
+    return order_figures([(ab, ba) for ab, ba in orders if ab is not None and ba is not None])
 
 
 def logprob_summary(labels: list[Label]) -> dict[str, Any]:

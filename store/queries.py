@@ -22,9 +22,17 @@ def labels_of(store: Store, spec: str) -> tuple[str, str, list[dict[str, Any]], 
     model change are stale, and counted as such rather than mixed in. Label Studio's
     annotators (`human:label-studio`, a fingerprint each) count as one labeler: their
     Borda count or majority vote per item; `@FINGERPRINT` picks one annotator.
+    `name:ASPECT` is one aspect of a rubric judge's labels (`judge:harmlessness`).
     """
     name, _, wanted = spec.partition("@")
     labels = store.scan("labels").filter(pl.col("labeler") == name).collect()
+    if labels.height == 0 and ":" in name:  # `judge:harmlessness`: one aspect of a labeler
+        labeler, _, aspect = name.rpartition(":")
+        if store.scan("labels").filter(pl.col("labeler") == labeler).head(1).collect().height:
+            at = f"@{wanted}" if wanted else ""
+            name, fingerprint, rows, stale = labels_of(store, labeler + at)
+            rows = aspect_labels(store, name, fingerprint, rows, aspect)
+            return f"{name}:{aspect}", fingerprint, rows, stale
     if labels.height == 0:
         known = store.summary()["labels_by_labeler"]
         raise UserError(
@@ -41,6 +49,40 @@ def labels_of(store: Store, spec: str) -> tuple[str, str, list[dict[str, Any]], 
         )
     chosen = labels.filter(pl.col("fingerprint") == matching[0])
     return name, matching[0], chosen.select(LABEL_COLUMNS).to_dicts(), labels.height - chosen.height
+
+
+def aspect_labels(
+    store: Store, name: str, fingerprint: str, labels: list[dict[str, Any]], aspect: str
+) -> list[dict[str, Any]]:
+    """A multi-aspect labeler's labels with one aspect's scores as their `scores` (a label
+    whose aspect has no scores, an inconsistent one say, keeps its error)."""
+    rows_with_details = (
+        store.scan("labels")
+        .filter((pl.col("labeler") == name) & (pl.col("fingerprint") == fingerprint))
+        .select("candidate_ids", "details")
+        .collect()
+        .iter_rows()
+    )  # within one fingerprint, the candidates identify a label
+    by_label = {tuple(ids): load_json(text).get("aspect_scores") for ids, text in rows_with_details}
+    known = sorted({a for scores in by_label.values() if scores for a in scores})
+    if aspect not in known:
+        raise UserError(
+            f"{name}:{aspect}: {name} has no aspect {aspect!r} "
+            f"(aspects: {', '.join(known) or 'none: it was not run with rubric aspects'})"
+        )
+    rows = []
+    for label in labels:
+        scores = (by_label.get(tuple(label["candidate_ids"])) or {}).get(aspect)
+        error = label["error"] if scores is None else None
+        rows.append(
+            {
+                **label,
+                "labeler": f"{name}:{aspect}",
+                "scores": scores,
+                "error": error or (None if scores is not None else "no_aspect_score"),
+            }
+        )
+    return rows  # fmt: skip
 
 
 def texts_by_ids(store: Store, prompt_ids: set[str], candidate_ids: set[str]) -> tuple[dict, dict]:
