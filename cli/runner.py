@@ -17,12 +17,20 @@ from typing import Any
 from prefsmith.schemas.errors import UserError
 
 
+def _kinds_of(error_class: type) -> set[str]:
+    """The class's name and those of its subclasses (EndpointRefused is a UserError)."""
+    return {error_class.__name__}.union(*(_kinds_of(sub) for sub in error_class.__subclasses__()))
+
+
 class _HideUserErrorTracebacks(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         error = record.exc_info[1] if record.exc_info else None
         if isinstance(error, UserError):
             return False
-        return "UserError" not in record.getMessage()
+        message = record.getMessage()
+        if "UserError" in message:
+            return False
+        return not any(f"exception {kind}:" in message for kind in _kinds_of(UserError))
 
 
 @contextmanager

@@ -26,7 +26,8 @@ from prefect.futures import wait
 
 from prefsmith.labelers.base import Labeler
 from prefsmith.labelers.registry import build_labeler
-from prefsmith.labelers.runner import merge_summaries, model_limit, run_labeler, transient_reason
+from prefsmith.labelers.run_summary import merge_summaries
+from prefsmith.labelers.runner import model_limit, run_labeler, transient_reason
 from prefsmith.runtime.progress import progress_bar
 from prefsmith.runtime.task_runners import check_scale_out, limit_slot, worker_api
 from prefsmith.runtime.task_runners import task_runner as make_task_runner
@@ -63,20 +64,21 @@ def label_items(
     shard: int = 0,
     shards: int = 1,
     origins: list[str] | None = None,
+    retry_errors: list[str] | None = None,
 ) -> dict[str, Any]:
     """Label shard `shard` of `shards` (at most `limit` items of it)."""
     instance = build_labeler(labeler, options)
+    common = {"limit": limit, "origins": origins, "retry_errors": retry_errors or ()}
     if shards > 1:  # one progress display per terminal: shards report in the flow's logs
         return run_labeler(
-            Store(store), instance, limit=limit, shard=(shard, shards), while_loaded=model_slot
+            Store(store), instance, shard=(shard, shards), while_loaded=model_slot, **common
         )
     with progress_bar(f"label {instance.name}", total=None, unit="items") as advance:
         return run_labeler(
             Store(store),
             instance,
-            limit=limit,
             on_progress=advance,
-            origins=origins,
+            **common,
             while_loaded=model_slot,
         )
 
@@ -101,10 +103,13 @@ def label(store: str, config: LabelConfig) -> dict[str, Any]:
     config = LabelConfig.model_validate(config)
     labeler, options, limit = config.labeler, dict(config.options), config.limit
     shards, task_runner, origins = config.shards, config.task_runner, config.origins
+    retry_errors = config.retry_errors
     build_labeler(labeler, options)  # options checked before any work
     spec = check_scale_out(shards, task_runner)
     if spec.kind == "threads" and shards == 1:
-        return label_items(store, labeler, options, limit, origins=origins)
+        return label_items(
+            store, labeler, options, limit, origins=origins, retry_errors=retry_errors
+        )
     started = time.perf_counter()
     runner = make_task_runner(task_runner)
     with worker_api(spec), runner:
@@ -118,6 +123,7 @@ def label(store: str, config: LabelConfig) -> dict[str, Any]:
                 "shard": range(shards),
                 "shards": unmapped(shards),
                 "origins": unmapped(origins),
+                "retry_errors": unmapped(retry_errors),
             },
         )
         wait(futures)  # every shard finishes its work before a failed one stops the run

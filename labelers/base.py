@@ -23,7 +23,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from prefsmith.schemas import ids
 from prefsmith.schemas.records import Label
 
-TRANSIENT_ERRORS = ("out_of_memory", "timeout", "connection_error", "rate_limited", "server_error")
+TRANSIENT_ERRORS = (
+    "out_of_memory", "timeout", "connection_error", "rate_limited", "server_error",
+    "bad_response", "labeler_error",
+)  # fmt: skip
 
 
 def is_transient(error: str | None) -> bool:

@@ -1,8 +1,10 @@
 """An OpenAI-compatible chat client for OpenAI, vLLM, TGI or llama.cpp servers.
 
 Bounded concurrency, a request timeout, and retries with exponential backoff and
-jitter on 429, 5xx, timeouts and connection errors only; anything else is a final
-error for that request. Optional client-side limits on requests and tokens per
+jitter on transient faults only (429, 5xx, timeouts, dropped connections, a 2xx that is
+not a well-formed completion); those still failing are left for the next run. A refusal
+that holds for every request (401/403, 404, a malformed 400) stops the run
+(`EndpointRefused`); error texts are scrubbed of keys. Optional client-side limits on requests and tokens per
 minute keep a run inside a provider's quota instead of retrying into it. The API
 key comes from the environment (OPENAI_API_KEY), never from configuration.
 """
@@ -12,13 +14,22 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from prefsmith.labelers.rate_limit import RateLimit, estimate_tokens
+from prefsmith.schemas.errors import UserError
+from prefsmith.schemas.secrets import scrub
 
-TRANSIENT_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
+TRANSIENT_STATUS = {408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524}
+TOO_LONG = re.compile(r"context.length|maximum context|too many tokens|too long|exceeds", re.I)
+
+
+class EndpointRefused(UserError):
+    """The server refuses every request of this run (a wrong key, an unknown model, a
+    malformed request): the run stops with one line and stores nothing for its items."""
 
 
 @dataclass
@@ -67,6 +78,11 @@ class ChatClient:
     async def _one(
         self, client: Any, gate: asyncio.Semaphore, messages: list[dict], sampling: dict
     ) -> ChatResult:
+        """One request's outcome. Transient faults (network, timeouts, 408/409/429/5xx, a
+        2xx that is not a well-formed completion) are retried, then returned as a transient
+        error (not stored: the next run asks again); a request the server refuses for the
+        whole run (401/403, 404, a malformed 400) raises EndpointRefused; a prompt too long
+        for the model is that item's final error."""
         import openai
 
         for attempt in range(self.max_retries + 1):
@@ -77,34 +93,39 @@ class ChatClient:
                     reply = await client.chat.completions.create(
                         model=self.model, messages=messages, **sampling
                     )
-                except openai.APITimeoutError as error:
-                    reason = f"timeout: {error}"
+                    result = completion_result(reply)
+                except openai.APITimeoutError:
+                    reason = "timeout: no answer within the timeout"
                 except openai.APIConnectionError as error:
-                    reason = f"connection_error: {error}"
+                    reason = f"connection_error: {scrub(str(error))[:200]}"
                 except openai.APIStatusError as error:
                     if error.status_code not in TRANSIENT_STATUS:
-                        return ChatResult(
-                            None, error=f"http_{error.status_code}: {str(error)[:300]}"
-                        )
+                        return self._refused(error)
                     kind = "rate_limited" if error.status_code == 429 else "server_error"
                     reason = f"{kind}: HTTP {error.status_code}"
-                except (ValueError, TypeError) as error:  # a reply that isn't the API's shape
-                    return ChatResult(None, error=f"bad_response: {str(error)[:300]}")
+                except Exception as error:  # any malformed 2xx reply is transient
+                    reason = f"bad_response: {type(error).__name__}: {scrub(str(error))[:200]}"
                 else:
-                    if not reply.choices:
-                        return ChatResult(None, error="bad_response: no choices")
-                    choice = reply.choices[0]
-                    usage = reply.usage.model_dump() if reply.usage else {}
-                    usage = {k: v for k, v in usage.items() if isinstance(v, int)}
-                    return ChatResult(
-                        choice.message.content or "",
-                        usage,
-                        choice.finish_reason,
-                        top_logprobs=first_token_logprobs(choice),
-                    )
+                    if result is not None:
+                        return result
+                    reason = "bad_response: the reply is not a chat completion"
             if attempt < self.max_retries:
                 await asyncio.sleep(self.backoff * 2**attempt * random.uniform(0.5, 1.5))
         return ChatResult(None, error=reason)
+
+    def _refused(self, error: Any) -> ChatResult:
+        status, message = error.status_code, scrub(_message_of(error))[:300]
+        if status == 413 or (status == 400 and TOO_LONG.search(message)):
+            return ChatResult(None, error=f"prompt_too_long: {message}")
+        where = f"{self.base_url} (model {self.model})"
+        fixes = {
+            401: "check the API key (OPENAI_API_KEY)",
+            403: "the key has no access to this model or endpoint",
+            404: "check --model and the endpoint URL",
+            400: "the server rejected the request as malformed",
+        }
+        fix = fixes.get(status, "the server refused the request")
+        raise EndpointRefused(f"{where} answered HTTP {status}: {fix}: {message}") from None
 
     async def _many(self, requests: Sequence[tuple[list[dict], dict]]) -> list[ChatResult]:
         gate = asyncio.Semaphore(self.max_concurrency)
@@ -114,6 +135,39 @@ class ChatClient:
     def chat_many(self, requests: Sequence[tuple[list[dict], dict]]) -> list[ChatResult]:
         """One result per (messages, sampling) request, in order; never raises for a request."""
         return asyncio.run(self._many(requests))
+
+
+def completion_result(reply: Any) -> ChatResult | None:
+    """The answer of a well-formed chat completion, or None for anything else (a proxy's HTML
+    page parsed as a string, a reply without choices or message)."""
+    choices = getattr(reply, "choices", None)
+    if not isinstance(choices, list) or not choices:
+        return None
+    choice = choices[0]
+    message = getattr(choice, "message", None)
+    if message is None or not isinstance(getattr(message, "content", None), (str, type(None))):
+        return None
+    if message.content is None and choice.finish_reason not in ("stop", "length"):
+        return None
+    usage = reply.usage.model_dump() if getattr(reply, "usage", None) else {}
+    usage = {k: v for k, v in usage.items() if isinstance(v, int)}
+    return ChatResult(
+        message.content or "",
+        usage,
+        choice.finish_reason,
+        top_logprobs=first_token_logprobs(choice),
+    )
+
+
+def _message_of(error: Any) -> str:
+    body = getattr(error, "body", None)
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict) and isinstance(inner.get("message"), str):
+            return inner["message"]
+        if isinstance(inner, str):
+            return inner
+    return str(getattr(error, "message", "") or error)
 
 
 def first_token_logprobs(choice: Any) -> dict[str, float] | None:

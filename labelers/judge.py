@@ -52,10 +52,12 @@ from prefsmith.labelers.judge_verdicts import (
     expected_digit_score,
     first_wins_probability,
     logprob_summary,
+    neutralise,
     pairwise_summary,
     parse_score,
     parse_verdict,
     score_summary,
+    template_markers,
 )
 from prefsmith.schemas import ids
 from prefsmith.schemas.errors import UserError
@@ -124,6 +126,7 @@ class JudgeLabeler(ChatLabeler):
         if not template.is_file():
             raise UserError(f"--template {template}: no such file")
         self.template = template.read_text()
+        self.markers = template_markers(self.template)
         self.rubric: RubricGrading | None = None
         if options.mode in RUBRIC_MODES:
             self.rubric = rubric_grading(options, super().structured)
@@ -153,13 +156,14 @@ class JudgeLabeler(ChatLabeler):
         return self.options.mode not in LOGPROB_MODES and super().structured
 
     def _prompt(self, item: Item, first: str, second: str | None = None) -> list[dict[str, str]]:
+        safe = functools.partial(neutralise, markers=self.markers)
         text = self.template.format(
-            conversation=render_dialogue(item.messages),
-            response=first,
-            response_a=first,
-            response_b=second or "",
-            reference=item.reference or "",
-            **(self.rubric.prompt_fields(item) if self.rubric else {}),
+            conversation=safe(render_dialogue(item.messages)),
+            response=safe(first),
+            response_a=safe(first),
+            response_b=safe(second or ""),
+            reference=safe(item.reference or ""),
+            **(self.rubric.prompt_fields(item, self.markers) if self.rubric else {}),
         )
         return [{"role": "user", "content": text}]
 

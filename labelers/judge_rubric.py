@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from prefsmith.labelers.base import Item
-from prefsmith.labelers.judge_verdicts import SWAP, VERDICT_SCORES, order_figures
+from prefsmith.labelers.judge_verdicts import SWAP, VERDICT_SCORES, neutralise, order_figures
 from prefsmith.labelers.rubric_formats import PARSERS, Parsed, instruction, json_schema
 from prefsmith.labelers.rubrics import Rubric, load_rubrics
 from prefsmith.schemas import ids
@@ -43,10 +43,10 @@ class RubricGrading:
     def aspects(self) -> list[str]:
         return [rubric.name for rubric in self.rubrics]
 
-    def prompt_fields(self, item: Item) -> dict[str, str]:
+    def prompt_fields(self, item: Item, markers: set[str]) -> dict[str, str]:
         reference = (
             f"\n[Reference answer{', which would score 5' if self.absolute else ''}]\n"
-            f"{item.reference}\n"
+            f"{neutralise(item.reference, markers)}\n"
             if item.reference
             else ""
         )

@@ -13,6 +13,8 @@ from prefsmith.schemas.records import Label
 _VERDICT = re.compile(r"\[\[([ABC])\]\]")
 _SCORE = re.compile(r"Score:\s*\**\s*([1-5])\b")
 SWAP = {"A": "B", "B": "A", "C": "C"}
+_BRACKETED = re.compile(r"\[\[?([^\[\]\n]{1,60})\]\]?")
+FIXED_MARKERS = {"result", "reference answer", "score rubric", "criteria", "end of conversation"}
 VERDICT_SCORES = {"A": [1.0, 0.0], "B": [0.0, 1.0], "C": [0.5, 0.5]}
 
 
@@ -40,30 +42,62 @@ STRUCTURED_INSTRUCTION = {
 }
 
 
-def _json_field(text: str | None, field: str) -> Any:
+def template_markers(template: str) -> set[str]:
+    """The section markers of a judge template (`[Response A]`, `[[A]]`), lower-cased."""
+    found = {m.group(1).strip().lower() for m in _BRACKETED.finditer(template)}
+    return found | FIXED_MARKERS
+
+
+def neutralise(text: str, markers: set[str]) -> str:
+    """Text to place inside a judge prompt, with every look-alike of the template's markers
+    (and any `[[X]]` verdict) turned into `(...)`: a candidate cannot open a section of its
+    own, forge another response or plant a verdict for the judge to echo."""
+
+    def swap(found: re.Match[str]) -> str:
+        inner = found.group(1)
+        key = inner.strip().lower()
+        forged = found.group(0).startswith("[[") or key in markers
+        forged = forged or key.startswith(("response", "end of", "reference", "score rubric"))
+        return f"({inner})" if forged else found.group(0)
+
+    return _BRACKETED.sub(swap, text)
+
+
+def _json_answer(text: str | None) -> dict[str, Any] | None:
+    """The answer as a JSON object, or None when it is not one."""
     try:
         found = json.loads(text or "")
     except ValueError:
         return None
-    return found.get(field) if isinstance(found, dict) else None
+    return found if isinstance(found, dict) else None
+
+
+def _last_line(text: str | None) -> str:
+    lines = [line for line in (text or "").splitlines() if line.strip()]
+    return lines[-1] if lines else ""
 
 
 def parse_verdict(text: str | None) -> str | None:
-    """'A', 'B' or 'C' (tie): a structured answer's `verdict`, else the last [[X]] of the
-    text; None if neither is there."""
-    verdict = _json_field(text, "verdict")
-    if verdict in ("A", "B", "C"):
-        return verdict
-    found = _VERDICT.findall(text or "")
+    """'A', 'B' or 'C' (tie): a JSON answer's `verdict` field alone (strictly: an invalid one
+    is None), else the last [[X]] of the answer's final line, where the verdict belongs; an
+    [[X]] anywhere else (an echoed candidate's) never counts."""
+    answer = _json_answer(text)
+    if answer is not None:
+        verdict = answer.get("verdict")
+        return verdict if verdict in ("A", "B", "C") else None
+    found = _VERDICT.findall(_last_line(text))
     return found[-1] if found else None
 
 
 def parse_score(text: str | None) -> int | None:
-    """The 1-5 score: a structured answer's `score`, else the last `Score: n`; or None."""
-    score = _json_field(text, "score")
-    if isinstance(score, int) and not isinstance(score, bool) and 1 <= score <= 5:
-        return score
-    found = _SCORE.findall(text or "")
+    """The 1-5 score: a JSON answer's `score` field alone, else the `Score: n` of the answer's
+    final line; or None."""
+    answer = _json_answer(text)
+    if answer is not None:
+        score = answer.get("score")
+        valid = isinstance(score, int) and not isinstance(score, bool) and 1 <= score <= 5
+        return score if valid else None
+    found = _SCORE.findall(_last_line(text))
     return int(found[-1]) if found else None
 
 

@@ -9,6 +9,7 @@ killed run loses at most one chunk and a rerun finishes the rest.
 from __future__ import annotations
 
 import itertools
+import logging
 import re
 import time
 from collections import Counter
@@ -21,6 +22,7 @@ from prefsmith.labelers.base import Item, Labeler, is_transient
 from prefsmith.schemas.batching import batched
 from prefsmith.schemas.errors import UserError
 from prefsmith.schemas.records import Label, load_json, to_table
+from prefsmith.schemas.secrets import scrub
 from prefsmith.store import Store, starts_with_any
 
 
@@ -75,6 +77,7 @@ def run_labeler(
     shard: tuple[int, int] | None = None,
     origins: Sequence[str] | None = None,
     while_loaded: Callable[[Labeler], AbstractContextManager[Any]] | None = None,
+    retry_errors: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Label what the store lacks for this labeler's fingerprint; returns the summary.
 
@@ -82,8 +85,33 @@ def run_labeler(
     the summary are then that shard's. `origins` keeps only candidates whose origin starts
     with one of these prefixes. `while_loaded(labeler)` is entered around loading
     and labeling (a concurrency slot), only when there is something to label.
+    `retry_errors` asks again for items whose stored label is a final error with one of
+    these reasons (`all`: any), replacing those labels.
+
+    A run holds the store's lease on (labeler, fingerprint, shard): an overlapping run of the
+    same labeler waits for it, then labels only what is still missing, so nothing is
+    computed (or paid for) twice.
     """
     started = time.perf_counter()
+    index, count = shard or (0, 1)
+    lease = f"{labeler.name}-{labeler.fingerprint()}-{index}of{count}"
+    with store.lease(lease, on_wait=lambda: _waiting(labeler.name)):
+        return _run_holding_lease(
+            store, labeler, started, limit, on_progress, shard, origins, while_loaded, retry_errors
+        )
+
+
+def _waiting(name: str) -> None:
+    logging.getLogger("prefsmith").warning(
+        "another run of %s is labeling this store: waiting for it to end, then labeling "
+        "what it left",
+        name,
+    )
+
+
+def _run_holding_lease(
+    store, labeler, started, limit, on_progress, shard, origins, while_loaded, retry_errors
+) -> dict[str, Any]:
     items = store_items(store, labeler.unit, origins)
     stored = store.keys("labels")
     keyed = [(item, labeler.label_id(item)) for item in items]
@@ -91,7 +119,8 @@ def run_labeler(
         index, count = shard
         keyed = [(item, key) for item, key in keyed if shard_of(key, count) == index]
         items = [item for item, _ in keyed]
-    pending = [item for item, key in keyed if key not in stored]
+    again = _stored_errors(store, labeler, retry_errors) if retry_errors else set()
+    pending = [item for item, key in keyed if key not in stored or key in again]
     cached = len(items) - len(pending)
     if limit is not None:
         pending = pending[:limit]
@@ -107,7 +136,9 @@ def run_labeler(
             if pending:
                 labeler.prepare(store)
                 labeler.load()
-            labeled, done = _label_pending(labeler, store, pending, errors, made, on_progress)
+            labeled, done = _label_pending(
+                labeler, store, pending, errors, made, on_progress, replace=again
+            )
         finally:
             labeler.close()
     seconds = time.perf_counter() - started
@@ -126,7 +157,29 @@ def run_labeler(
     }
 
 
-def _label_pending(labeler, store, pending, errors, made, on_progress):
+def _stored_errors(store: Store, labeler: Labeler, reasons: Sequence[str]) -> set[str]:
+    """Label ids of this fingerprint's stored final errors with one of `reasons`."""
+    import polars as pl
+
+    rows = (
+        store.scan("labels")
+        .filter(
+            (pl.col("labeler") == labeler.name)
+            & (pl.col("fingerprint") == labeler.fingerprint())
+            & pl.col("error").is_not_null()
+        )
+        .select("label_id", "error")
+        .collect()
+    )
+    wanted = set(reasons)
+    return {
+        label_id
+        for label_id, error in rows.iter_rows()
+        if "all" in wanted or error.split(":", 1)[0] in wanted
+    }
+
+
+def _label_pending(labeler, store, pending, errors, made, on_progress, replace=frozenset()):
     labeled, done, batch_size = 0, 0, labeler.batch_size
     for chunk in batched(pending, batch_size * labeler.chunk_batches):
         labels: list[Label] = []
@@ -136,7 +189,7 @@ def _label_pending(labeler, store, pending, errors, made, on_progress):
             except UserError:
                 raise  # a setting that can't work (a server without logprobs): stop, say why
             except Exception as error:  # a labeler bug must not cost the rest of the run
-                reason = f"labeler_error: {type(error).__name__}: {error}"[:500]
+                reason = scrub(f"labeler_error: {type(error).__name__}: {error}")[:500]
                 labels += [labeler.make_label(item, None, error=reason) for item in batch]
             done += len(batch)
             if on_progress is not None:
@@ -147,50 +200,13 @@ def _label_pending(labeler, store, pending, errors, made, on_progress):
             else:
                 labeled += 1
         keep = [label for label in labels if not is_transient(label.error)]
-        store.write("labels", to_table("labels", keep))
+        fresh = [label for label in keep if label.label_id not in replace]
+        store.write("labels", to_table("labels", fresh))
+        if len(fresh) < len(keep):  # asked again on purpose: the new label replaces the old
+            asked_again = [label for label in keep if label.label_id in replace]
+            store.replace("labels", to_table("labels", asked_again))
         made += labels
     return labeled, done
-
-
-def merge_summaries(summaries: list[dict[str, Any]], seconds: float) -> dict[str, Any]:
-    """One run summary from the summaries of its shards, with the keys of one.
-
-    Counts add up; `seconds` is the run's wall time. A labeler's own figures (a judge's
-    consistency) are averaged over shards weighted by labeled items, counts among them summed.
-    """
-    if len(summaries) == 1:
-        return summaries[0]
-    merged = dict(summaries[0])
-    for key in ("items", "labeled", "cached", "errors"):
-        merged[key] = sum(summary[key] for summary in summaries)
-    reasons = Counter()
-    for summary in summaries:
-        reasons.update(summary["errors_by_reason"])
-    merged["errors_by_reason"] = dict(reasons.most_common())
-    for key in dict.fromkeys(k for summary in summaries for k in summary if k not in _RUN_KEYS):
-        merged[key] = _merge_figure([(s.get(key), s["labeled"]) for s in summaries])
-    done = merged["labeled"] + merged["errors"]
-    merged["seconds"] = round(seconds, 3)
-    merged["items_per_s"] = round(done / seconds, 2) if done and seconds else None
-    return merged
-
-
-_RUN_KEYS = {"command", "labeler", "fingerprint", "items", "labeled", "cached", "errors"}
-_RUN_KEYS |= {"errors_by_reason", "seconds", "items_per_s"}
-
-
-def _merge_figure(values: list[tuple[Any, int]]) -> Any:
-    present = [(value, weight) for value, weight in values if value is not None]
-    if not present:
-        return None
-    if all(isinstance(v, int) and not isinstance(v, bool) for v, _ in present):
-        return sum(v for v, _ in present)
-    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v, _ in present):
-        total = sum(w for _, w in present)
-        if not total:
-            return round(sum(v for v, _ in present) / len(present), 4)
-        return round(sum(v * w for v, w in present) / total, 4)
-    return present[0][0]
 
 
 def transient_reason(error: BaseException) -> str | None:

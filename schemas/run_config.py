@@ -98,6 +98,11 @@ class LabelConfig(StrictModel):
         description="Where the shards run: threads, dask, dask?workers=N, dask://HOST:PORT, "
         "ray, ray://HOST:PORT (docs/scale-out.md).",
     )
+    retry_errors: list[str] = Field(
+        default_factory=list,
+        description="Ask again for items stored as final errors with these reasons "
+        "(unparseable, inconsistent, ...; all: every one), replacing their labels.",
+    )
 
 
 class RewardModelStage(DatasetBuildConfig):

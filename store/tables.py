@@ -151,6 +151,25 @@ class Store:
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
+    @contextmanager
+    def lease(self, key: str, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
+        """Hold the lease `key` (one labeler fingerprint's work, say) while the block runs: a
+        second holder waits until the first ends. The OS drops a crashed holder's lease, so
+        the next run takes its work over at once. Local and NFSv4 file systems only."""
+        folder = self.root / "leases"
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(folder / f"{key}.lock", "a+b") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if on_wait is not None:
+                    on_wait()
+                fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
     def write(self, name: str, table: pa.Table) -> WriteResult:
         """Append the rows of `table` whose key is not stored yet; atomic per call."""
         spec = TABLES[name]

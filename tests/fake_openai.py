@@ -1,5 +1,6 @@
 """A scripted stand-in for an OpenAI-compatible chat API on loopback: `reply(body)` decides
-each answer as (HTTP status, JSON body or raw bytes), or ("slow", seconds) for a late 200.
+each answer as (HTTP status, JSON body or raw bytes[, content type]), ("slow", seconds) for a
+late 200, or ("drop", None) to close the connection without an answer.
 Every request body is kept in `calls`, its path and headers in `requests`."""
 
 from __future__ import annotations
@@ -42,8 +43,20 @@ def completion(text: str, top_logprobs: dict[str, float] | None = None) -> dict[
     }
 
 
+class QuietServer(ThreadingHTTPServer):
+    """A client that hangs up (a cancelled request) is not the test's concern."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 class FakeOpenAI:
-    def __init__(self, reply: Callable[[dict[str, Any]], tuple[Any, Any]]) -> None:
+    def __init__(
+        self, reply: Callable[[dict[str, Any]], tuple[Any, Any]], with_headers: bool = False
+    ) -> None:
         self.calls: list[dict[str, Any]] = []
         self.requests: list[tuple[str, dict[str, str]]] = []
         stub = self
@@ -53,13 +66,17 @@ class FakeOpenAI:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 stub.calls.append(body)
                 stub.requests.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
-                status, answer = reply(body)
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                status, answer, *kind = reply(body, headers) if with_headers else reply(body)
+                if status == "drop":  # the connection closes with no answer
+                    self.close_connection = True
+                    return
                 if status == "slow":
                     time.sleep(answer)
                     status, answer = 200, completion("late")
                 data = answer if isinstance(answer, bytes) else json.dumps(answer).encode()
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", kind[0] if kind else "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
@@ -67,7 +84,7 @@ class FakeOpenAI:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = QuietServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_port}/v1"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 

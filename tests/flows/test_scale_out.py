@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from prefsmith.labelers.registry import build_labeler
-from prefsmith.labelers.runner import merge_summaries, model_limit, shard_of, transient_reason
+from prefsmith.labelers.run_summary import merge_summaries
+from prefsmith.labelers.runner import model_limit, shard_of, transient_reason
 from prefsmith.runtime.task_runners import check_scale_out, parse_spec, task_runner
 from prefsmith.schemas.errors import UserError
 from prefsmith.store import Store

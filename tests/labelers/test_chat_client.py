@@ -45,8 +45,8 @@ def test_every_request_ends_answered_or_with_a_reason(scripted):
     )
     assert by_key["server-error-then-ok"].text == "hello"
     assert by_key["always-500"].error.startswith("server_error")
-    assert by_key["bad-request"].error.startswith("http_400")
-    assert by_key["garbage"].error is not None
+    assert by_key["bad-request"].error.startswith("prompt_too_long: context too long")
+    assert by_key["garbage"].error.startswith("bad_response")  # transient: retried
     assert by_key["slow"].error.startswith("timeout")
     seen = [call["messages"][-1]["content"] for call in stub.calls]
     assert seen.count("bad-request") == 1  # a 400 is not retried
