@@ -98,7 +98,9 @@ def test_a_wrong_key_stops_the_run_keeps_no_secret_and_the_fixed_key_labels_ever
         refused = label(store_dir, stub.url)
         assert refused.exit_code == 2
         lines = [line for line in refused.stderr.splitlines() if line.strip()]
-        assert len(lines) == 1 and lines[0].startswith("error:") and "HTTP 401" in lines[0], refused.stderr[-3000:]
+        assert len(lines) == 1 and lines[0].startswith("error:") and "HTTP 401" in lines[0], (
+            refused.stderr[-3000:]
+        )
         assert wrong not in refused.output and "check the API key" in lines[0]
         assert Store(store_dir).summary()["tables"]["labels"] == 0
         monkeypatch.setenv("OPENAI_API_KEY", right)
