@@ -6,7 +6,9 @@ The options are the fields of `HHIngestConfig` / `PromptIngestConfig` (the run c
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -55,6 +57,12 @@ def _run(
     from prefsmith.store import Store
 
     check(**settings)  # fail in a second, before Prefect starts its API
-    Store(store).ensure_writable()
-    summary = run_flow(f"prefsmith.flows.ingest:{flow}", store=store, config=settings)
+    new_store = not Path(store).exists()
+    try:
+        Store(store).ensure_writable()
+        summary = run_flow(f"prefsmith.flows.ingest:{flow}", store=store, config=settings)
+    except BaseException:
+        if new_store:  # a failed first ingest leaves no empty store behind
+            shutil.rmtree(store, ignore_errors=True)
+        raise
     emit(summary, json_, f"{summary['command']} -> {store}")

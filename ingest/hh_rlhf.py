@@ -7,6 +7,7 @@ process dedupes and writes in file order. Both paths store identical rows.
 from __future__ import annotations
 
 import functools
+import logging
 import multiprocessing
 import os
 import time
@@ -20,11 +21,13 @@ from prefsmith.ingest.hh_worker import EncodedBlock, convert_block
 from prefsmith.ingest.sources import (
     FileSpan,
     SourceFile,
+    TruncatedInput,
     check_hub_dataset,
     hub_id,
     jsonl_spans,
     read_jsonl_blocks,
     resolve_files,
+    truncated_row,
 )
 from prefsmith.ingest.writer import (
     DEFAULT_BATCH_ROWS,
@@ -37,7 +40,7 @@ from prefsmith.schemas.config import HHIngestConfig, validate
 from prefsmith.schemas.errors import UserError
 from prefsmith.schemas.hh_rlhf import HUB_ID
 from prefsmith.schemas.hh_tables import ConvertedRows, convert_hh_rows
-from prefsmith.schemas.records import SourceRow, now
+from prefsmith.schemas.records import Reject, SourceRow, now, to_table
 from prefsmith.store import Store
 
 FILE_KINDS = ("jsonl", "parquet")
@@ -153,6 +156,27 @@ def ingest_hh_jsonl(
             report.added[name] += result.added
             report.duplicates[name] += result.duplicates
 
+    try:
+        _convert_blocks(path, block_bytes, workers, convert, collect, on_progress)
+    except TruncatedInput as cut:  # the whole lines before the cut are in; the rest is a reject
+        row = truncated_row(cut)
+        report.rows_read += 1
+        report.rejects_by_reason[row.reason] += 1
+        result = store.write(
+            "rejects", to_table("rejects", [Reject.of_row(row, source_key, row.reason)])
+        )
+        report.added["rejects"] += result.added
+        report.duplicates["rejects"] += result.duplicates
+        logging.getLogger("prefsmith").warning(
+            "%s ends early (a truncated download?): %d whole lines ingested, line %d and "
+            "after recorded as a truncated_input reject",
+            path, cut.line - 1, cut.line,
+        )  # fmt: skip
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _convert_blocks(path, block_bytes, workers, convert, collect, on_progress) -> None:
     if workers <= 1:
         for first_line, data, position in read_jsonl_blocks(path, block_bytes):
             collect(convert((first_line, data)))
@@ -166,13 +190,13 @@ def ingest_hh_jsonl(
         with ProcessPoolExecutor(
             workers, mp_context=context, initializer=os.putenv, initargs=POLARS_ONE_THREAD
         ) as pool:
-            for block, position in spans_or_blocks(path, block_bytes):
-                in_flight.append(pool.submit(convert, block))
-                if len(in_flight) >= 2 * workers:
+            try:
+                for block, position in spans_or_blocks(path, block_bytes):
+                    in_flight.append(pool.submit(convert, block))
+                    if len(in_flight) >= 2 * workers:
+                        collect(in_flight.popleft().result())
+                    if on_progress is not None:
+                        on_progress(position)
+            finally:  # a truncated file: the blocks read before the cut are still written
+                while in_flight:
                     collect(in_flight.popleft().result())
-                if on_progress is not None:
-                    on_progress(position)
-            while in_flight:
-                collect(in_flight.popleft().result())
-    report.seconds = time.perf_counter() - started
-    return report

@@ -12,6 +12,7 @@ import gzip
 import io
 import mmap
 import re
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,11 +85,98 @@ def _suffixes(kind: str) -> tuple[str, ...]:
     return {"jsonl": JSONL_SUFFIXES, "parquet": PARQUET_SUFFIXES, "csv": CSV_SUFFIXES}[kind]
 
 
-def _open_binary(path: Path) -> tuple[io.BufferedIOBase, Callable[[], int]]:
+BOM = b"\xef\xbb\xbf"
+
+
+class TruncatedInput(Exception):
+    """A compressed file ended early: every whole line before `line` was read; `tail` is the
+    partial line that was cut off (the caller records it as a `truncated_input` reject)."""
+
+    def __init__(self, line: int, tail: bytes) -> None:
+        super().__init__(f"input truncated at line {line}")
+        self.line, self.tail = line, tail
+
+
+class GzipReader:
+    """A gzip file's decompressed bytes (`read`, `readline`), multi-member included, that
+    keeps what it could decompress when the file is cut short: then `truncated` is set
+    instead of an EOFError losing the last block. A file that is not gzip at all is a
+    UserError naming it."""
+
+    CHUNK = 1 << 20
+
+    def __init__(self, path: Path) -> None:
+        self.path, self.raw = path, open(path, "rb")  # noqa: SIM115 - closed by close()
+        self.buffer, self.produced = b"", 0
+        self.done = self.truncated = False
+        self._inflate = zlib.decompressobj(wbits=31)
+        self._in_member = self._seen_member = False
+
+    def tell(self) -> int:
+        return self.raw.tell()
+
+    def _fill(self, wanted: int) -> None:
+        while len(self.buffer) < wanted and not self.done:
+            chunk = self.raw.read(self.CHUNK)
+            if not chunk:
+                self.done = True
+                self.truncated = self._in_member  # a member began and never ended
+                return
+            self._feed(chunk)
+
+    def _feed(self, data: bytes) -> None:
+        while data:
+            try:
+                out = self._inflate.decompress(data)
+            except zlib.error as error:
+                if not self._seen_member and self.produced == 0:
+                    raise UserError(
+                        f"{self.path}: not a gzip file ({error}); rename it without .gz if "
+                        "it is plain text"
+                    ) from None
+                self.done = self.truncated = True  # corrupt from here: keep what came before
+                return
+            self._in_member = True
+            self.produced += len(out)
+            self.buffer += out
+            if not self._inflate.eof:
+                return
+            data = self._inflate.unused_data  # the next member, if any
+            self._inflate = zlib.decompressobj(wbits=31)
+            self._in_member, self._seen_member = False, True
+
+    def read(self, size: int) -> bytes:
+        self._fill(size)
+        data, self.buffer = self.buffer[:size], self.buffer[size:]
+        return data
+
+    def readline(self) -> bytes:
+        while b"\n" not in self.buffer and not self.done:
+            before = len(self.buffer)
+            self._fill(before + self.CHUNK)
+            if len(self.buffer) == before:
+                break
+        end = self.buffer.find(b"\n")
+        end = len(self.buffer) if end < 0 else end + 1
+        line, self.buffer = self.buffer[:end], self.buffer[end:]
+        return line
+
+    def close(self) -> None:
+        self.raw.close()
+
+    def __enter__(self) -> GzipReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _open_binary(path: Path) -> tuple[io.BufferedIOBase | GzipReader, Callable[[], int]]:
     """The file opened for reading bytes, and a function giving bytes consumed on disk."""
-    raw = open(path, "rb")  # noqa: SIM115 - returned to the caller, closed there
     if path.name.lower().endswith(".gz"):
-        return gzip.GzipFile(fileobj=raw), raw.tell  # type: ignore[return-value]
+        reader = GzipReader(path)
+        return reader, reader.tell
+    raw = open(path, "rb")  # noqa: SIM115 - returned to the caller, closed there
     return raw, raw.tell
 
 
@@ -101,26 +189,47 @@ def parse_jsonl_lines(lines: Iterable[bytes], first_line: int = 1) -> Iterator[S
 
 
 def iter_jsonl(path: Path, on_progress: Callable[[int], None] | None = None) -> Iterator[SourceRow]:
-    for first_line, block, position in read_jsonl_blocks(path):
-        yield from parse_jsonl_lines(block.removesuffix(b"\n").split(b"\n"), first_line)
-        if on_progress is not None:
-            on_progress(position)
+    try:
+        for first_line, block, position in read_jsonl_blocks(path):
+            yield from parse_jsonl_lines(block.removesuffix(b"\n").split(b"\n"), first_line)
+            if on_progress is not None:
+                on_progress(position)
+    except TruncatedInput as cut:
+        yield truncated_row(cut)
+
+
+def truncated_row(cut: TruncatedInput) -> SourceRow:
+    """The reject row of a truncated file's cut-off line."""
+    return SourceRow(cut.line, None, "truncated_input", cut.tail.decode("utf-8", "replace"))
 
 
 def read_jsonl_blocks(path: Path, block_bytes: int = 1 << 22) -> Iterator[tuple[int, bytes, int]]:
     """(first line number, whole lines, bytes consumed on disk) in blocks of ~block_bytes.
 
     A block ends with a newline (except maybe the last): it is read, then
-    completed up to the end of its last line, so each block is copied once.
+    completed up to the end of its last line, so each block is copied once. A UTF-8 byte
+    order mark is dropped. A gzip file cut short raises TruncatedInput after its last
+    whole line.
     """
     handle, position = _open_binary(path)
     line_number = 1
     with handle:
         while data := handle.read(block_bytes):
+            if line_number == 1 and data.startswith(BOM):
+                data = data[len(BOM) :]
             if not data.endswith(b"\n"):
                 data += handle.readline()
+            if getattr(handle, "truncated", False) and not data.endswith(b"\n"):
+                cut = data.rfind(b"\n") + 1
+                data, tail = data[:cut], data[cut:]
+                if data:
+                    yield line_number, data, position()
+                    line_number += data.count(b"\n")
+                raise TruncatedInput(line_number, tail)
             yield line_number, data, position()
             line_number += data.count(b"\n")
+        if getattr(handle, "truncated", False):
+            raise TruncatedInput(line_number, b"")
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +245,8 @@ class FileSpan:
     def read(self) -> bytes:
         with open(self.path, "rb") as handle:
             handle.seek(self.start)
-            return handle.read(self.end - self.start)
+            data = handle.read(self.end - self.start)
+        return data[len(BOM) :] if self.start == 0 and data.startswith(BOM) else data
 
 
 def _count_newlines(view: mmap.mmap, start: int, end: int) -> int:
@@ -200,7 +310,7 @@ def iter_parquet(
 
 def iter_csv(path: Path, on_progress: Callable[[int], None] | None = None) -> Iterator[SourceRow]:
     opener = gzip.open if path.name.lower().endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8", errors="surrogateescape", newline="") as handle:
+    with opener(path, "rt", encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
         reader = csv.DictReader(handle)
         for record in reader:
             values = [v for v in record.values() if isinstance(v, str)]

@@ -8,15 +8,15 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from prefsmith.schemas.config import StrictModel, aliases
+from prefsmith.schemas.config import DatasetName, StrictModel, aliases
 
 
 class DatasetBuildConfig(StrictModel):
     """Settings every dataset build shares."""
 
-    name: str = Field(
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
-        description="Dataset name (a folder under STORE/datasets).",
+    name: DatasetName = Field(
+        description="Dataset name: a folder under STORE/datasets and a Hub repo name (at most 96 of "
+        "A-Z a-z 0-9 - _ .)."
     )
     splits: dict[str, float] = Field(
         default_factory=lambda: {"train": 0.95, "test": 0.05},

@@ -7,16 +7,34 @@ come from the environment or a Prefect Secret block.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from prefsmith.schemas.errors import UserError
 from prefsmith.schemas.hh_rlhf import SUBSETS
 
 PromptFormat = Literal["auto", "jsonl", "parquet", "csv", "mt-bench", "messages"]
+
+
+# A dataset's name is a folder under STORE/datasets and the name of its Hub repo: at most 96
+# letters, digits, `-`, `_` and `.`, as the Hub allows (no path, nothing a file system refuses).
+DATASET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}")
+
+
+def _dataset_name(name: str) -> str:
+    if not DATASET_NAME.fullmatch(name):
+        raise ValueError(
+            f"{name[:40]!r}{'...' if len(name) > 40 else ''} is not a dataset name: at most 96 "
+            "letters, digits, '-', '_' or '.', starting with a letter or digit"
+        )
+    return name
+
+
+DatasetName = Annotated[str, AfterValidator(_dataset_name)]
 
 
 class StrictModel(BaseModel):
@@ -141,7 +159,7 @@ class IngestStage(StrictModel):
 class ExportConfig(StrictModel):
     """One `export:` entry: a built dataset to a folder or hub://ORG/NAME."""
 
-    dataset: str = Field(description="A dataset of the store.")
+    dataset: DatasetName = Field(description="A dataset of the store.")
     to: str = Field(description="A new folder, or hub://ORG/NAME.")
     private: bool = Field(
         default=True, description="Hub visibility.", json_schema_extra={"negative": "--public"}
@@ -156,7 +174,7 @@ class TrainConfig(StrictModel):
     or on another work pool."""
 
     trainer: Literal["rm", "dpo", "sft"] = Field(description="The trainer")
-    dataset: str = Field(description="A dataset built in the store (its name).")
+    dataset: DatasetName = Field(description="A dataset built in the store (its name).")
     output: str = Field(description="Folder for the model, config, metrics, card.")
     base: str | None = Field(
         default=None,

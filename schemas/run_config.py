@@ -20,6 +20,7 @@ from pydantic import Field, ValidationError, ValidationInfo, field_validator, mo
 
 from prefsmith.schemas.builds import BuildStage, DatasetBuildConfig
 from prefsmith.schemas.config import (
+    DatasetName,
     ExportConfig,
     IngestStage,
     StrictModel,
@@ -171,7 +172,7 @@ class EvaluateConfig(StrictModel):
     `schemas.evaluations`, the flags of `prefsmith eval KIND`."""
 
     kind: Literal["reward-matching", "dpo"] = Field(description="The evaluation.")
-    dataset: str = Field(description="A dataset built in the store (its name).")
+    dataset: DatasetName = Field(description="A dataset built in the store (its name).")
     output: str = Field(description="Folder for the report and its plots.")
     options: RewardMatchingOptions | DpoEvaluationOptions
 
