@@ -119,7 +119,7 @@ def _build_and_train(run: RunConfig) -> list[dict[str, Any]]:
     return stages
 
 
-@flow(name="pipeline", log_prints=True)
+@flow(name="pipeline")
 def pipeline(config: str, store: str | None = None) -> dict[str, Any]:
     """Run the stages of the YAML run config at `config`; `store` overrides its store.
 
