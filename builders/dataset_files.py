@@ -172,6 +172,7 @@ def _card(
         labelers=manifest["labelers"],
         drops=manifest["drops"],
         length_bias=manifest.get("length_bias"),
+        pii=manifest.get("pii_redacted"),
         agreement={a: {b: _Cell(**c) for b, c in row.items()} for a, row in agreement.items()},
         images=images,
         config=json.dumps(config, indent=2),

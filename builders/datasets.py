@@ -12,6 +12,7 @@ from typing import Any
 
 import polars as pl
 
+from prefsmith.builders.cleaning import clean_pairs
 from prefsmith.builders.dataset_files import write_dataset
 from prefsmith.schemas.builds import PreferenceBuildConfig, RewardInPromptBuildConfig
 from prefsmith.schemas.errors import UserError
@@ -57,8 +58,7 @@ def build_preference(store: Store, config: PreferenceBuildConfig) -> dict[str, A
         {c.prompt_id for c in choices},
         {i for c in choices for i in (c.chosen_id, c.rejected_id)},
     )
-    rows: dict[str, list[dict[str, Any]]] = {split: [] for split in config.splits}
-    longer = 0
+    pairs = []
     for choice in choices:
         if (
             choice.prompt_id not in prompts
@@ -71,22 +71,28 @@ def build_preference(store: Store, config: PreferenceBuildConfig) -> dict[str, A
         if chosen.strip() == rejected.strip():
             drops["same_content"] += 1
             continue
-        longer += len(chosen) > len(rejected)
-        pair = {
-            "prompt_id": choice.prompt_id,
-            "prompt": prompts[choice.prompt_id],
-            "chosen_id": choice.chosen_id,
-            "chosen": chosen,
-            "rejected_id": choice.rejected_id,
-            "rejected": rejected,
-            "margin": choice.margin,
-        }
+        pairs.append(
+            {
+                "prompt_id": choice.prompt_id,
+                "prompt": prompts[choice.prompt_id],
+                "chosen_id": choice.chosen_id,
+                "chosen": chosen,
+                "rejected_id": choice.rejected_id,
+                "rejected": rejected,
+                "margin": choice.margin,
+            }
+        )
+    pairs, cleaning = clean_pairs(store, config, pairs, drops)
+    rows: dict[str, list[dict[str, Any]]] = {split: [] for split in config.splits}
+    longer = 0
+    for pair in pairs:
+        longer += len(pair["chosen"]) > len(pair["rejected"])
         row = (
             rm_pair_row(pair)
             if config.format == "rm-pairs"
             else preference_row(pair, config.format)
         )
-        rows[split_of(choice.prompt_id, config.splits, config.seed)].append(row)
+        rows[split_of(pair["prompt_id"], config.splits, config.seed)].append(row)
     kept = sum(map(len, rows.values()))
     if kept == 0:
         raise UserError(
@@ -100,9 +106,13 @@ def build_preference(store: Store, config: PreferenceBuildConfig) -> dict[str, A
         "drops": dict(drops.most_common()),
         "length_bias": round(longer / kept, 4),
         "labelers": sources,
+        **cleaning.summary(),
     }
     kind = "rm-pairs" if config.format == "rm-pairs" else "preference"
-    path = write_dataset(store, config, kind, rows, summary, label_sources=sources)
+    path = write_dataset(
+        store, config, kind, rows, summary, label_sources=sources, manifest_extra=cleaning.summary()
+    )
+    cleaning.write_side_tables(path)
     return {**summary, "path": str(path), "seconds": round(time.perf_counter() - started, 3)}
 
 

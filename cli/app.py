@@ -13,6 +13,7 @@ import typer
 from prefsmith import __version__
 from prefsmith.cli.annotate import annotate_app
 from prefsmith.cli.build import build_app, export, prompt
+from prefsmith.cli.check import check_app
 from prefsmith.cli.common import (
     JsonOption,
     StoreOption,
@@ -43,6 +44,7 @@ app.add_typer(train_app, name="train")
 app.add_typer(annotate_app, name="annotate")
 app.add_typer(eval_app, name="eval")
 app.add_typer(prefect_app, name="prefect")
+app.add_typer(check_app, name="check")
 app.command()(label)
 app.command()(generate)
 app.command()(prompt)

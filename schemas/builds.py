@@ -6,7 +6,7 @@ from __future__ import annotations
 import typing
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from prefsmith.schemas.config import DatasetName, StrictModel, aliases
 
@@ -66,6 +66,37 @@ class PreferenceBuildConfig(DatasetBuildConfig):
     format: Literal["conversational", "standard", "openai", "rm-pairs"] = Field(
         default="conversational", description="Row format"
     )
+    decontaminate: list[str] = Field(
+        default_factory=list,
+        description="Benchmark sets to drop overlapping pairs against: prompt sources in the "
+        "store (mt-bench) or JSONL files (repeatable or a,b).",
+    )
+    ngram: int = Field(
+        default=13, ge=3, description="Words per n-gram that counts as contamination."
+    )
+    dedup_near: float | None = Field(
+        default=None,
+        gt=0,
+        le=1,
+        description="Drop near-duplicate prompts at this Jaccard similarity (e.g. 0.8).",
+    )
+    redact_pii: bool = Field(
+        default=False,
+        description="Replace e-mails, phones, IPs, card numbers and keys with placeholders.",
+    )
+    tokenizer: str | None = Field(
+        default=None,
+        description="Tokenizer (folder or Hub id) for the checks after tokenization.",
+    )
+    max_length: int | None = Field(
+        default=None, ge=8, description="Token budget of prompt + answer (with --tokenizer)."
+    )
+
+    @model_validator(mode="after")
+    def _budget_with_tokenizer(self) -> PreferenceBuildConfig:
+        if (self.tokenizer is None) != (self.max_length is None):
+            raise ValueError("--tokenizer and --max-length go together")
+        return self
 
 
 class RmPairsBuildConfig(PreferenceBuildConfig):

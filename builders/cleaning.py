@@ -1,0 +1,147 @@
+"""Cleaning a preference build's pairs before they are written, each step counted as a drop
+reason in the manifest and the card:
+
+- `contaminated`: the prompt or an answer shares an n-gram with a benchmark set
+  (`--decontaminate mt-bench,vicuna`); the matches go to `contamination.jsonl` beside the data;
+- `near_duplicate`: the prompt is a near copy of another prompt kept instead (`--dedup-near`);
+- PII replaced by typed placeholders (`--redact-pii`), counted per type (not a drop);
+- `prompt_too_long` and `identical_after_truncation` under a tokenizer and a token budget
+  (`--tokenizer PATH --max-length N`): what a trainer would see after truncation.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from prefsmith.builders.decontamination import benchmark_index
+from prefsmith.builders.near_duplicates import dropped_near_duplicates, prompt_text
+from prefsmith.schemas.builds import PreferenceBuildConfig
+from prefsmith.schemas.errors import UserError
+from prefsmith.schemas.pii import redact
+from prefsmith.store import Store
+
+
+@dataclass
+class Cleaning:
+    """What the cleaning did: the side table of contaminated pairs and PII counts."""
+
+    contamination: list[dict[str, Any]] = field(default_factory=list)
+    pii: Counter[str] = field(default_factory=Counter)
+    near_duplicates: dict[str, str] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        if self.pii:
+            found["pii_redacted"] = dict(self.pii.most_common())
+        if self.near_duplicates:
+            found["near_duplicate_prompts"] = len(self.near_duplicates)
+        return found
+
+    def write_side_tables(self, folder: Path) -> None:
+        if self.contamination:
+            lines = (json.dumps(row, ensure_ascii=False) for row in self.contamination)
+            (folder / "contamination.jsonl").write_text("\n".join(lines) + "\n")
+
+
+def clean_pairs(
+    store: Store, config: PreferenceBuildConfig, pairs: list[dict[str, Any]], drops: Counter
+) -> tuple[list[dict[str, Any]], Cleaning]:
+    cleaning = Cleaning()
+    if config.decontaminate:
+        pairs = _decontaminate(store, config, pairs, drops, cleaning)
+    if config.dedup_near is not None:
+        pairs = _dedup_near(store, config.dedup_near, pairs, drops, cleaning)
+    if config.redact_pii:
+        pairs = [_redacted(pair, cleaning.pii) for pair in pairs]
+    if config.tokenizer is not None:
+        pairs = _token_checks(config, pairs, drops)
+    return pairs, cleaning
+
+
+def _decontaminate(store, config, pairs, drops, cleaning) -> list[dict[str, Any]]:
+    index = benchmark_index(store, config.decontaminate, config.ngram)
+    kept = []
+    for pair in pairs:
+        found = {
+            "prompt": set().union(*(index.matches(m["content"]) for m in pair["prompt"])),
+            "chosen": index.matches(pair["chosen"]),
+            "rejected": index.matches(pair["rejected"]),
+        }
+        if not any(found.values()):
+            kept.append(pair)
+            continue
+        drops["contaminated"] += 1
+        cleaning.contamination.append(
+            {
+                "prompt_id": pair["prompt_id"],
+                "chosen_id": pair["chosen_id"],
+                "rejected_id": pair["rejected_id"],
+                "benchmark_ids": sorted(set().union(*found.values())),
+                "where": [part for part, ids in found.items() if ids],
+            }
+        )
+    return kept
+
+
+def _dedup_near(store, threshold, pairs, drops, cleaning) -> list[dict[str, Any]]:
+    texts = {pair["prompt_id"]: prompt_text(pair["prompt"]) for pair in pairs}
+    counts = dict(
+        store.scan("labels")
+        .filter(pl.col("prompt_id").is_in(list(texts)))
+        .group_by("prompt_id")
+        .len()
+        .collect()
+        .iter_rows()
+    )
+    cleaning.near_duplicates = dropped_near_duplicates(texts, threshold, counts)
+    kept = [pair for pair in pairs if pair["prompt_id"] not in cleaning.near_duplicates]
+    drops["near_duplicate"] += len(pairs) - len(kept)
+    return kept
+
+
+def _redacted(pair: dict[str, Any], counts: Counter[str]) -> dict[str, Any]:
+    prompt = [{**m, "content": redact(m["content"], counts)} for m in pair["prompt"]]
+    return {
+        **pair,
+        "prompt": prompt,
+        "chosen": redact(pair["chosen"], counts),
+        "rejected": redact(pair["rejected"], counts),
+    }
+
+
+def _token_checks(config, pairs, drops) -> list[dict[str, Any]]:
+    """Pairs a trainer with this tokenizer and `max_length` can learn from: the prompt leaves
+    room for an answer, and the answers still differ once cut to what is left."""
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(config.tokenizer)
+    except (OSError, ValueError) as error:
+        raise UserError(f"--tokenizer {config.tokenizer}: {str(error).splitlines()[0]}") from None
+    kept = []
+    for pair in pairs:
+        prompt = _prompt_tokens(tokenizer, pair["prompt"])
+        budget = config.max_length - len(prompt)
+        if budget <= 0:
+            drops["prompt_too_long"] += 1
+            continue
+        chosen = tokenizer(pair["chosen"], add_special_tokens=False)["input_ids"][:budget]
+        rejected = tokenizer(pair["rejected"], add_special_tokens=False)["input_ids"][:budget]
+        if chosen == rejected:
+            drops["identical_after_truncation"] += 1
+            continue
+        kept.append(pair)
+    return kept
+
+
+def _prompt_tokens(tokenizer: Any, messages: list[dict[str, str]]) -> list[int]:
+    if getattr(tokenizer, "chat_template", None):
+        ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
+        return list(ids["input_ids"] if hasattr(ids, "keys") else ids)
+    return tokenizer(prompt_text(messages))["input_ids"]
