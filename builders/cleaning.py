@@ -116,8 +116,7 @@ def _redacted(pair: dict[str, Any], counts: Counter[str]) -> dict[str, Any]:
 
 
 def _token_checks(config, pairs, drops) -> list[dict[str, Any]]:
-    """Pairs a trainer with this tokenizer and `max_length` can learn from: the prompt leaves
-    room for an answer, and the answers still differ once cut to what is left."""
+    """Pairs a trainer with this tokenizer and `max_length` can learn from."""
     from transformers import AutoTokenizer
 
     try:
@@ -126,22 +125,36 @@ def _token_checks(config, pairs, drops) -> list[dict[str, Any]]:
         raise UserError(f"--tokenizer {config.tokenizer}: {str(error).splitlines()[0]}") from None
     kept = []
     for pair in pairs:
-        prompt = _prompt_tokens(tokenizer, pair["prompt"])
-        budget = config.max_length - len(prompt)
-        if budget <= 0:
-            drops["prompt_too_long"] += 1
-            continue
-        chosen = tokenizer(pair["chosen"], add_special_tokens=False)["input_ids"][:budget]
-        rejected = tokenizer(pair["rejected"], add_special_tokens=False)["input_ids"][:budget]
-        if chosen == rejected:
-            drops["identical_after_truncation"] += 1
-            continue
-        kept.append(pair)
+        reason = truncation_problem(
+            tokenizer, config.max_length, pair["prompt"], pair["chosen"], pair["rejected"]
+        )
+        if reason is None:
+            kept.append(pair)
+        else:
+            drops[reason] += 1
     return kept
 
 
-def _prompt_tokens(tokenizer: Any, messages: list[dict[str, str]]) -> list[int]:
+def truncation_problem(
+    tokenizer: Any, max_length: int, prompt: list[dict[str, str]] | str, chosen: str, rejected: str
+) -> str | None:
+    """Why a pair teaches nothing once cut to `max_length` tokens, or None: the prompt leaves
+    no room for an answer (`prompt_too_long`), or the answers are the same up to the cut
+    (`identical_after_truncation`)."""
+    budget = max_length - len(_prompt_tokens(tokenizer, prompt))
+    if budget <= 0:
+        return "prompt_too_long"
+    answers = [
+        tokenizer(text, add_special_tokens=False)["input_ids"][:budget]
+        for text in (chosen, rejected)
+    ]
+    return "identical_after_truncation" if answers[0] == answers[1] else None
+
+
+def _prompt_tokens(tokenizer: Any, prompt: list[dict[str, str]] | str) -> list[int]:
+    if isinstance(prompt, str):
+        return tokenizer(prompt)["input_ids"]
     if getattr(tokenizer, "chat_template", None):
-        ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
+        ids = tokenizer.apply_chat_template(prompt, add_generation_prompt=True, tokenize=True)
         return list(ids["input_ids"] if hasattr(ids, "keys") else ids)
-    return tokenizer(prompt_text(messages))["input_ids"]
+    return tokenizer(prompt_text(prompt))["input_ids"]

@@ -41,6 +41,8 @@ FORMAT_NOTES = {
     "dialogues, `margin` the score difference that decided the pair (0 when there was none).",
     "prompt-completion": "trl's prompt-completion format for SFT (loss on the completion only).",
     "openai": "OpenAI fine-tuning JSONL.",
+    "kto": "trl's unpaired preference (KTO) format: `prompt` messages, `completion` (the answer as "
+    "an assistant message) and `label` (true: desirable), one row per candidate.",
     "token-rewards": "`prompt` (messages), `completion` (the response text), `token_ids` (the "
     "response tokenized alone, no special tokens) and `token_rewards` (one float per token id, "
     "same length), plus `spans` (the critic's located spans, character offsets) and "

@@ -16,7 +16,7 @@ from prefsmith.builders.cleaning import clean_pairs
 from prefsmith.builders.dataset_files import write_dataset
 from prefsmith.schemas.builds import PreferenceBuildConfig, RewardInPromptBuildConfig
 from prefsmith.schemas.errors import UserError
-from prefsmith.schemas.formats import preference_row, rm_pair_row, sft_row
+from prefsmith.schemas.formats import kto_rows, preference_row, rm_pair_row, sft_row
 from prefsmith.schemas.preference import choose_pairs, opinions_from_labels
 from prefsmith.schemas.reward_prompt import Normalizer, RewardTemplate, render_prompt
 from prefsmith.schemas.splits import split_of
@@ -84,9 +84,13 @@ def build_preference(store: Store, config: PreferenceBuildConfig) -> dict[str, A
         )
     pairs, cleaning = clean_pairs(store, config, pairs, drops)
     rows: dict[str, list[dict[str, Any]]] = {split: [] for split in config.splits}
-    longer = 0
-    for pair in pairs:
-        longer += len(pair["chosen"]) > len(pair["rejected"])
+    longer = sum(len(pair["chosen"]) > len(pair["rejected"]) for pair in pairs)
+    if config.format == "kto":
+        unpaired, drops["undecided_kto_label"] = kto_rows(pairs)
+        drops += Counter()  # a zero count is not a drop
+        for row in unpaired:
+            rows[split_of(row["prompt_id"], config.splits, config.seed)].append(row)
+    for pair in pairs if config.format != "kto" else ():
         row = (
             rm_pair_row(pair)
             if config.format == "rm-pairs"
@@ -104,7 +108,7 @@ def build_preference(store: Store, config: PreferenceBuildConfig) -> dict[str, A
         "rows": kept,
         "splits": {split: len(items) for split, items in rows.items()},
         "drops": dict(drops.most_common()),
-        "length_bias": round(longer / kept, 4),
+        "length_bias": round(longer / len(pairs), 4),
         "labelers": sources,
         **cleaning.summary(),
     }

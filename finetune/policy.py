@@ -31,6 +31,7 @@ DPO_DEFAULTS: dict[str, Any] = {
     "beta": 0.1,
     "max_length": 512,
 }
+KTO_DEFAULTS: dict[str, Any] = {**DPO_DEFAULTS}
 SFT_DEFAULTS: dict[str, Any] = {
     "per_device_train_batch_size": 4,
     "gradient_accumulation_steps": 2,
@@ -98,6 +99,7 @@ def _splits(store: Store, dataset: str, kinds: tuple[str, ...], columns: list[st
 
 KINDS = {
     "dpo": (TRAINERS["dpo"].kinds, ["prompt", "chosen", "rejected"]),
+    "kto": (TRAINERS["kto"].kinds, ["prompt", "completion", "label"]),
     "sft": (TRAINERS["sft"].kinds, ["prompt", "completion"]),
 }
 
@@ -112,17 +114,22 @@ def policy_trainer(
     lora_r: int | None = None,
     overrides: dict[str, Any] | None = None,
 ) -> tuple[Any, dict[str, Any]]:
-    """trl's DPOTrainer or SFTTrainer, ready to train; and what the run record needs."""
-    from trl import DPOConfig, DPOTrainer, SFTConfig, SFTTrainer
+    """trl's DPOTrainer, KTOTrainer or SFTTrainer, ready to train; and what the run record
+    needs."""
+    from trl import DPOConfig, DPOTrainer, KTOConfig, KTOTrainer, SFTConfig, SFTTrainer
 
     kinds, columns = KINDS[method]
     manifest, train, test = _splits(store, dataset, kinds, columns)
     model, tokenizer, name = load_policy(policy)
     config_class, trainer_class, defaults = {
         "dpo": (DPOConfig, DPOTrainer, DPO_DEFAULTS),
+        "kto": (KTOConfig, KTOTrainer, KTO_DEFAULTS),
         "sft": (SFTConfig, SFTTrainer, SFT_DEFAULTS),
     }[method]
     args = trainer_config(config_class, output, defaults, overrides or {})
+    dropped: dict[str, int] = {}
+    if method == "dpo" and getattr(args, "max_length", None):
+        train, dropped = _learnable_pairs(train, tokenizer, args.max_length)
     trainer = trainer_class(
         model=model,
         args=args,
@@ -132,7 +139,39 @@ def policy_trainer(
         peft_config=lora_config(lora_r),
     )
     context = {"manifest": manifest, "base": name, "tokenizer": tokenizer, "args": args}
-    return trainer, {**context, "train_rows": len(train), "has_test": test is not None}
+    return trainer, {
+        **context,
+        "train_rows": len(train),
+        "has_test": test is not None,
+        "dropped": dropped,
+    }
+
+
+def _learnable_pairs(train: Any, tokenizer: Any, max_length: int) -> tuple[Any, dict[str, int]]:
+    """The train rows that still teach something at `max_length` tokens: a prompt that fills
+    the budget, or answers identical once cut, are left out and counted."""
+    from collections import Counter
+
+    from prefsmith.builders.cleaning import truncation_problem
+
+    reasons, keep = Counter(), []
+    for index, row in enumerate(train):
+        chosen, rejected = (_text(row[side]) for side in ("chosen", "rejected"))
+        reason = truncation_problem(tokenizer, max_length, row["prompt"], chosen, rejected)
+        if reason is None:
+            keep.append(index)
+        else:
+            reasons[reason] += 1
+    if not keep:
+        raise UserError(f"no train pair fits max_length={max_length} tokens ({dict(reasons)})")
+    return (train.select(keep) if reasons else train), dict(reasons)
+
+
+def _text(answer: Any) -> str:
+    """An answer's text: a plain string, or the content of its assistant message(s)."""
+    if isinstance(answer, str):
+        return answer
+    return "".join(message["content"] for message in answer)
 
 
 def logged_means(trainer: Any, keys: tuple[str, ...]) -> dict[str, float]:
@@ -150,7 +189,8 @@ def logged_means(trainer: Any, keys: tuple[str, ...]) -> dict[str, float]:
 def _finish(method: str, trainer: Any, context: dict, output: Path, dataset: str, **card) -> dict:
     """Evaluate on the test split, save (merged if LoRA), write the run files."""
     metrics = {"train_loss": round(context["train_loss"], 6), "train_rows": context["train_rows"]}
-    if method == "dpo":
+    metrics.update({f"dropped_{reason}": n for reason, n in context["dropped"].items()})
+    if method in ("dpo", "kto"):
         metrics.update(logged_means(trainer, ("rewards/accuracies", "rewards/margins")))
     if context["has_test"]:
         evaluation = trainer.evaluate()
@@ -201,6 +241,26 @@ def train_dpo(
         "tags": ["dpo"],
     }
     return _train("dpo", store, dataset, output, policy, lora_r, overrides, resume, card)
+
+
+def train_kto(
+    store: Store,
+    dataset: str,
+    output: Path,
+    *,
+    policy: str | None = None,
+    lora_r: int | None = None,
+    overrides: dict[str, Any] | None = None,
+    resume: bool = False,
+) -> dict[str, Any]:
+    """KTO on unpaired rows (`build preference --format kto`): desirable and undesirable
+    answers need not come in pairs."""
+    card = {
+        "usage": f"prefsmith eval dpo --store STORE --dataset PAIRS --policy {output} --rm RM",
+        "description": "A policy tuned with Kahneman-Tversky Optimization on unpaired labels.",
+        "tags": ["kto"],
+    }
+    return _train("kto", store, dataset, output, policy, lora_r, overrides, resume, card)
 
 
 def train_sft(

@@ -37,6 +37,12 @@ TRAINERS: dict[str, Trainer] = {
         formats=("conversational", "standard"),
         summary="DPO with trl's DPOTrainer (beta, loss_type, max_length... via --set).",
     ),
+    "kto": Trainer(
+        "prefsmith.finetune.policy:train_kto",
+        kinds=("preference",),
+        formats=("kto",),
+        summary="KTO with trl's KTOTrainer on unpaired rows (build preference --format kto).",
+    ),
     "sft": Trainer(
         "prefsmith.finetune.policy:train_sft",
         kinds=("reward-in-prompt",),

@@ -63,8 +63,9 @@ class PreferenceBuildConfig(DatasetBuildConfig):
     quantile: float = Field(
         default=0.25, gt=0, le=0.5, description="Quantile pairs: top q against bottom q."
     )
-    format: Literal["conversational", "standard", "openai", "rm-pairs"] = Field(
-        default="conversational", description="Row format"
+    format: Literal["conversational", "standard", "openai", "rm-pairs", "kto"] = Field(
+        default="conversational",
+        description="Row format (kto: trl's unpaired prompt/completion/label rows)",
     )
     decontaminate: list[str] = Field(
         default_factory=list,

@@ -173,7 +173,7 @@ class TrainConfig(StrictModel):
     """One `train:` entry (`prefsmith train TRAINER`): a fine-tune on a dataset, in this run
     or on another work pool."""
 
-    trainer: Literal["rm", "dpo", "sft"] = Field(description="The trainer")
+    trainer: Literal["rm", "dpo", "kto", "sft"] = Field(description="The trainer")
     dataset: DatasetName = Field(description="A dataset built in the store (its name).")
     output: str = Field(description="Folder for the model, config, metrics, card.")
     base: str | None = Field(

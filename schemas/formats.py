@@ -43,6 +43,35 @@ def preference_row(pair: Mapping[str, Any], fmt: str) -> dict[str, Any]:
     raise ValueError(f"unknown preference format {fmt!r}")
 
 
+def kto_rows(pairs: list[Mapping[str, Any]]) -> tuple[list[dict[str, Any]], int]:
+    """trl's unpaired (KTO) rows, one per candidate: `prompt` messages, `completion` (the
+    answer as an assistant message), `label` (desirable: chosen more often than rejected in
+    the pairs); a candidate chosen as often as rejected is left out (returned as a count)."""
+    votes: dict[str, int] = {}
+    first: dict[str, tuple[Mapping[str, Any], str]] = {}
+    for pair in pairs:
+        for side, vote in (("chosen", 1), ("rejected", -1)):
+            candidate_id = pair[f"{side}_id"]
+            votes[candidate_id] = votes.get(candidate_id, 0) + vote
+            first.setdefault(candidate_id, (pair, pair[side]))
+    rows, undecided = [], 0
+    for candidate_id, vote in votes.items():
+        if vote == 0:
+            undecided += 1
+            continue
+        pair, answer = first[candidate_id]
+        rows.append(
+            {
+                "prompt": [dict(m) for m in pair["prompt"]],
+                "completion": _assistant(answer),
+                "label": vote > 0,
+                "prompt_id": pair["prompt_id"],
+                "candidate_id": candidate_id,
+            }
+        )
+    return rows, undecided
+
+
 def rm_pair_row(pair: Mapping[str, Any]) -> dict[str, Any]:
     """Reward-model pair in hh-rlhf's own text (`\n\nHuman: …\n\nAssistant: …`, trl's
     implicit-prompt format), with the deciding margin: what `train rm` and the

@@ -175,3 +175,29 @@ def test_pairs_identical_after_truncation_and_prompts_over_budget_are_dropped(
     assert wide["rows"] == 1 and wide["drops"] == {"prompt_too_long": 1}
     rows = pl.read_parquet(tmp_path / "s" / "datasets" / "wide" / "data" / "*.parquet")
     assert rows.height == 1
+
+
+def test_train_dpo_leaves_out_pairs_a_max_length_makes_useless(tiny_chat_model):
+    from datasets import Dataset
+    from transformers import AutoTokenizer
+
+    from prefsmith.finetune.policy import _learnable_pairs
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_chat_model)
+    same = "The same long beginning for both answers, word after word " * 6
+    rows = Dataset.from_list(
+        [
+            {"prompt": [{"role": "user", "content": "Hi?"}],
+             "chosen": [{"role": "assistant", "content": "Hello there."}],
+             "rejected": [{"role": "assistant", "content": "Go away."}]},
+            {"prompt": [{"role": "user", "content": "Hi?"}],
+             "chosen": [{"role": "assistant", "content": same + "yes"}],
+             "rejected": [{"role": "assistant", "content": same + "no"}]},
+            {"prompt": [{"role": "user", "content": "word " * 200}],
+             "chosen": [{"role": "assistant", "content": "A."}],
+             "rejected": [{"role": "assistant", "content": "B."}]},
+        ]
+    )  # fmt: skip
+    kept, dropped = _learnable_pairs(rows, tokenizer, 64)
+    assert len(kept) == 1 and kept[0]["chosen"][0]["content"] == "Hello there."
+    assert dropped == {"identical_after_truncation": 1, "prompt_too_long": 1}
