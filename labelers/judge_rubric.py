@@ -13,7 +13,7 @@ Builders and reports address one aspect as `LABELER:ASPECT` (`--from judge:harml
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from prefsmith.labelers.base import Item
 from prefsmith.labelers.judge_verdicts import SWAP, VERDICT_SCORES, neutralise, order_figures
@@ -23,11 +23,20 @@ from prefsmith.schemas import ids
 from prefsmith.schemas.errors import UserError
 from prefsmith.schemas.records import Label
 
-if TYPE_CHECKING:
-    from prefsmith.labelers.judge import JudgeLabeler, JudgeOptions
-
 RUBRIC_MODES = ("rubric", "rubric-pairwise")
 DEFAULT_RUBRIC = "helpfulness"
+
+
+class Judge(Protocol):
+    """What the rubric modes use of the judge labeler (labelers/judge.py)."""
+
+    options: Any
+    rubric: RubricGrading
+
+    def _prompt(self, item: Item, first: str, second: str | None = None) -> list[dict]: ...
+    def _both_orders(self, items: list[Item]) -> list[list[dict]]: ...
+    def ask(self, prompts: list, sampling: dict, parse: Any) -> list: ...
+    def make_label(self, item: Item, scores: Any, details: Any = None, **kw: Any) -> Label: ...
 
 
 @dataclass(frozen=True)
@@ -72,7 +81,7 @@ class RubricGrading:
         }
 
 
-def rubric_grading(options: JudgeOptions, server_structured: bool) -> RubricGrading:
+def rubric_grading(options: Any, server_structured: bool) -> RubricGrading:
     """The run's rubric settings from the judge's options, checked in one line each."""
     specs = options.aspects or [options.rubric or DEFAULT_RUBRIC]
     if options.aspects and options.rubric:
@@ -90,7 +99,7 @@ def rubric_grading(options: JudgeOptions, server_structured: bool) -> RubricGrad
     return RubricGrading(rubrics, fmt, options.mode == "rubric", structured)
 
 
-def _ask(judge: JudgeLabeler, prompts: list[list[dict[str, str]]]) -> list:
+def _ask(judge: Judge, prompts: list[list[dict[str, str]]]) -> list:
     grading = judge.rubric
     sampling = {
         "max_tokens": judge.options.max_tokens,
@@ -100,7 +109,7 @@ def _ask(judge: JudgeLabeler, prompts: list[list[dict[str, str]]]) -> list:
     return judge.ask(prompts, sampling, grading.parse)
 
 
-def grade(judge: JudgeLabeler, items: list[Item]) -> list[Label]:
+def grade(judge: Judge, items: list[Item]) -> list[Label]:
     """Each candidate 1-5 on every aspect; `scores` is the aspects' mean."""
     answers = _ask(judge, [judge._prompt(item, item.contents[0]) for item in items])
     labels = []
@@ -117,7 +126,7 @@ def grade(judge: JudgeLabeler, items: list[Item]) -> list[Label]:
     return labels
 
 
-def compare(judge: JudgeLabeler, items: list[Item]) -> list[Label]:
+def compare(judge: Judge, items: list[Item]) -> list[Label]:
     """Both orders per pair and aspect; an aspect whose two verdicts disagree is
     inconsistent (no scores for it), and so is the label if any aspect is."""
     answers = _ask(judge, judge._both_orders(items))
