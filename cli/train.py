@@ -21,7 +21,10 @@ from prefsmith.schemas.config import TrainConfig
 from prefsmith.schemas.errors import UserError
 
 train_app = typer.Typer(help="Fine-tune on a built dataset.", no_args_is_help=True)
-eval_app = typer.Typer(help="Evaluate a tuned policy on held-out prompts.", no_args_is_help=True)
+eval_app = typer.Typer(
+    help="Evaluate a tuned policy on held-out prompts, or the labelers against gold labels.",
+    no_args_is_help=True,
+)
 
 DatasetOption = Annotated[str, typer.Option(help="A dataset built in the store (its name).")]
 OutputOption = Annotated[str, typer.Option(help="Folder for the model, config, metrics, card.")]
@@ -168,10 +171,12 @@ def eval_command(kind: str):
 
 
 def _register_evaluations() -> None:
+    from prefsmith.cli.eval_labelers import eval_labelers
     from prefsmith.schemas.evaluations import EVALUATION_OPTIONS
 
     for kind in EVALUATION_OPTIONS:
         eval_app.command(kind)(eval_command(kind))
+    eval_app.command("labelers")(eval_labelers)
 
 
 _register_evaluations()

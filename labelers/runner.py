@@ -142,6 +142,12 @@ def _run_holding_lease(
         finally:
             labeler.close()
     seconds = time.perf_counter() - started
+    # A judge's verdicts that disagree across orders, or a tie, are verdicts, not failures.
+    verdicts: dict[str, int] = {}
+    if getattr(labeler, "kind", None) == "pairwise":
+        verdicts["inconsistent"] = errors.pop("inconsistent", 0)
+        ties = [x for x in made if x.error is None and x.scores and len(set(x.scores)) == 1]
+        verdicts["ties"] = len(ties)
     return {
         "command": "label",
         "labeler": labeler.name,
@@ -149,6 +155,7 @@ def _run_holding_lease(
         "items": len(items),
         "labeled": labeled,
         "cached": cached,
+        **verdicts,
         "errors": sum(errors.values()),
         "errors_by_reason": dict(errors.most_common()),
         **labeler.summary(made),

@@ -244,6 +244,8 @@ def describe_stage(stage: dict[str, Any]) -> str:
         ("generated", "generated"),
         ("labeled", "labeled"),
         ("cached", "already there"),
+        ("ties", "ties"),
+        ("inconsistent", "inconsistent"),
         ("errors", "errors"),
         ("pushed", "tasks pushed"),
         ("train_loss", "train loss"),

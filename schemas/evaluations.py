@@ -45,6 +45,21 @@ class DpoEvaluationOptions(StrictModel):
     device: str = Field(default="auto", description="auto, cpu or cuda.")
 
 
+class LabelerEvalConfig(StrictModel):
+    """`eval labelers`: how good each labeler is against gold labels (usually human ones)."""
+
+    gold: str = Field(description="The gold labeler: human:hh-rlhf, human:label-studio, ...")
+    labelers: list[str] | None = Field(
+        default=None,
+        description="Labelers to evaluate (repeatable or a,b; default: every one that "
+        "compares candidates). LABELER:ASPECT for one aspect of a rubric judge.",
+    )
+    by: str | None = Field(
+        default=None, description="Split by a prompt field: source, or a metadata key."
+    )
+    seed: int = Field(default=0, description="Seed of the bootstrap intervals.")
+
+
 EVALUATION_OPTIONS: dict[str, type[StrictModel]] = {
     "reward-matching": RewardMatchingOptions,
     "dpo": DpoEvaluationOptions,

@@ -109,11 +109,20 @@ def test_quickstart_runs_every_stage_and_reruns_for_free(tmp_path, monkeypatch, 
     assert {Path(d).name for d in summary["datasets"]} == {
         "hh-rm-pairs",
         "hh-rlhf-harmless-pairs",
-        "mt-bench-pairs",
+        "generated-pairs",
         "hh-reward-in-prompt",
     }
     stages = {s["stage"]: s for s in summary["stages"]}
-    assert stages["generate"]["generated"] == 16  # 8 MT-Bench prompts, 2 answers each
+    assert stages["generate"]["generated"] == 16  # 4 MT-Bench + 4 hh prompts, 2 answers each
+    # The DPO pairs are decontaminated: none on an MT-Bench prompt, and the card counts them.
+    pairs = json.loads((store / "datasets" / "generated-pairs" / "manifest.json").read_text())
+    assert pairs["drops"].get("contaminated", 0) >= 1
+    assert "| contaminated |" in (store / "datasets" / "generated-pairs" / "README.md").read_text()
+    side = (store / "datasets" / "generated-pairs" / "contamination.jsonl").read_text()
+    assert all(
+        any(id_.startswith("mt_bench_questions:") for id_ in json.loads(line)["benchmark_ids"])
+        for line in side.splitlines()
+    )
     labels = summary["labels_by_labeler"]
     assert labels["rm-hh"] == summary["tables"]["candidates"]
     assert labels["yes_no"] == 16 and labels["judge"] == 8  # generated candidates only

@@ -114,7 +114,8 @@ def test_reference_pairwise_sends_the_reference_and_skips_prompts_without_one(st
         options = {"endpoint": stub.url, "model": "m", "mode": "reference-pairwise"}
         summary = run_labeler(store, build_labeler("judge", options))
         # Of the three pairs, the two with GOOD agree in both orders; the other is inconsistent.
-        assert summary["labeled"] == 2 and summary["errors_by_reason"] == {"inconsistent": 1}
+        assert summary["labeled"] == 2 and summary["inconsistent"] == 1
+        assert summary["errors"] == 0 and summary["errors_by_reason"] == {}
         assert len(stub.calls) == 6
     finally:
         stub.close()
