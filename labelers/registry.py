@@ -9,6 +9,7 @@ from prefsmith.labelers.base import Labeler, LabelerOptions
 from prefsmith.labelers.critic import CriticLabeler
 from prefsmith.labelers.judge import JudgeLabeler
 from prefsmith.labelers.pairrm import PairRMLabeler
+from prefsmith.labelers.panel import PanelLabeler
 from prefsmith.labelers.reward_model import RewardModelLabeler
 from prefsmith.labelers.yes_no import YesNoLabeler
 from prefsmith.schemas.config import validate
@@ -20,6 +21,7 @@ REGISTRY: dict[str, type[Labeler]] = {
     PairRMLabeler.key: PairRMLabeler,
     JudgeLabeler.key: JudgeLabeler,
     CriticLabeler.key: CriticLabeler,
+    PanelLabeler.key: PanelLabeler,
 }
 
 

@@ -93,6 +93,7 @@ def run_labeler(
     computed (or paid for) twice.
     """
     started = time.perf_counter()
+    labeler.prepare(store)  # a labeler that reads the store (a panel's fit) is ready to key
     index, count = shard or (0, 1)
     lease = f"{labeler.name}-{labeler.fingerprint()}-{index}of{count}"
     with store.lease(lease, on_wait=lambda: _waiting(labeler.name)):
@@ -134,7 +135,6 @@ def _run_holding_lease(
     with while_loaded(labeler) if pending and while_loaded else nullcontext():
         try:
             if pending:
-                labeler.prepare(store)
                 labeler.load()
             labeled, done = _label_pending(
                 labeler, store, pending, errors, made, on_progress, replace=again

@@ -1,0 +1,214 @@
+"""`panel`: a learned combination of labelers, fit on gold labels.
+
+    prefsmith label --labeler panel --option members=rm-hh,yes_no,judge --option gold=human:hh-rlhf
+
+For a pair of candidates (a, b) the features are, per member, its score difference (a score
+labeler), its verdict as +1/-1/0 (a pairwise one), or 0 with a missing flag where it said
+nothing; and the length difference (log of the length ratio) as a covariate, so that a member's
+taste for length is not passed on: the members' weights are fit holding length fixed, and the
+length term carries the gold's own preference. A logistic regression (scikit-learn) is fit on
+the gold's decided pairs, each pair also entered swapped (features negated, the answer flipped,
+no intercept) so that P(a over b) = 1 - P(b over a).
+
+Cross-fitting keeps the figure on gold honest: every gold pair is labeled by a model fit on the
+other folds (prompts split into `folds` groups), every other pair by the model fit on all gold
+pairs. Each label keeps `p_chosen`, the probability that its first candidate is preferred, and
+the members' contributions; the fit (weights, folds, cross-fitted accuracy) is in the
+fingerprint and the run summary.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from pydantic import Field, field_validator
+
+from prefsmith.labelers.base import Item, Labeler, LabelerOptions
+from prefsmith.schemas.errors import UserError
+from prefsmith.schemas.preference import Opinions, opinions_from_labels, pair_key
+from prefsmith.schemas.records import Label
+
+LENGTH = "length"
+
+
+class PanelOptions(LabelerOptions):
+    members: list[str] = Field(
+        min_length=1, description="Labelers to combine (LABELER or LABELER:ASPECT), a,b,c."
+    )
+    gold: str = Field(description="The gold labeler the panel is fit on (human:hh-rlhf).")
+    folds: int = Field(default=5, ge=2, description="Cross-fitting folds over prompts.")
+    seed: int = Field(default=0, description="Seed of the fold assignment.")
+    length_covariate: bool = Field(
+        default=True, description="Fit the length difference as a covariate."
+    )
+
+    @field_validator("members", mode="before")
+    @classmethod
+    def _comma_separated(cls, members: Any) -> Any:
+        if isinstance(members, str):
+            return [part.strip() for part in members.split(",") if part.strip()]
+        return members
+
+
+class PanelLabeler(Labeler):
+    key = "panel"
+    unit = "pair"
+    kind = "pairwise"
+    Options = PanelOptions
+    options: PanelOptions
+
+    def __init__(self, options: PanelOptions) -> None:
+        super().__init__(options)
+        self.fit: dict[str, Any] | None = None
+
+    @property
+    def batch_size(self) -> int:
+        return self.options.batch_size or 512
+
+    def prepare(self, store: Any) -> None:
+        """Read the members' and the gold's labels and fit the panel (cross-fitted on gold)."""
+        from prefsmith.store.queries import labels_of
+
+        if self.fit is not None:
+            return
+        members, sources = [], {}
+        for spec in self.options.members:
+            _, fingerprint, rows, _ = labels_of(store, spec)
+            members.append(opinions_from_labels(spec, rows))
+            sources[spec] = [fingerprint, len(rows)]
+        gold_name, gold_fp, gold_rows, _ = labels_of(store, self.options.gold)
+        gold = opinions_from_labels(gold_name, gold_rows)
+        sources[self.options.gold] = [gold_fp, len(gold_rows)]
+        lengths = _lengths(store)
+        self.fit = fit_panel(members, gold, lengths, self.options)
+        self.fit["sources"] = sources
+        self._members, self._lengths = members, lengths
+
+    def fingerprint_parts(self) -> dict[str, Any]:
+        if self.fit is None:
+            raise RuntimeError("the panel is fit in prepare(store) before its fingerprint")
+        o = self.options
+        return {
+            "members": o.members,
+            "gold": o.gold,
+            "folds": o.folds,
+            "seed": o.seed,
+            "length_covariate": o.length_covariate,
+            "sources": self.fit["sources"],
+            "weights": self.fit["weights"],
+        }
+
+    def label_batch(self, items: list[Item]) -> list[Label]:
+        labels = []
+        for item in items:
+            a, b = item.candidate_ids
+            x = features(self._members, self._lengths, item.prompt_id, a, b, self.options)
+            fold_model = self.fit["cross_fitted"].get(pair_key(item.prompt_id, a, b))
+            weights = np.array(self.fit["weight_vector"] if fold_model is None else fold_model)
+            p = 1.0 / (1.0 + math.exp(-float(x @ weights)))
+            contributions = dict(
+                zip(self.fit["feature_names"], (x * weights).round(6).tolist(), strict=True)
+            )
+            details = {"p_chosen": round(p, 6), "contributions": contributions,
+                       "cross_fitted": fold_model is not None}  # fmt: skip
+            labels.append(self.make_label(item, [p, 1.0 - p], details))
+        return labels
+
+    def summary(self, labels: list[Label]) -> dict[str, Any]:
+        fit = self.fit or {}
+        return {
+            "gold_pairs": fit.get("gold_pairs"),
+            "cross_fitted_accuracy": fit.get("cross_fitted_accuracy"),
+            "panel_weights": fit.get("weights"),
+        }
+
+
+def _lengths(store: Any) -> dict[str, int]:
+    import polars as pl
+
+    return dict(
+        store.scan("candidates")
+        .select("candidate_id", pl.col("content").str.len_chars())
+        .collect()
+        .iter_rows()
+    )
+
+
+def feature_names(options: PanelOptions) -> list[str]:
+    names = []
+    for spec in options.members:
+        names += [spec, f"{spec}:missing"]
+    return names + ([LENGTH] if options.length_covariate else [])
+
+
+def features(
+    members: list[Opinions], lengths: dict[str, int], prompt: str, a: str, b: str, options: Any
+) -> np.ndarray:
+    """The pair's feature vector (see the module docstring); negated when a and b swap,
+    missing flags aside, which the no-intercept fit makes harmless."""
+    row: list[float] = []
+    for opinions in members:
+        if opinions.kind == "score":
+            value = opinions.margin(prompt, a, b)
+        else:
+            verdict = opinions.prefer(prompt, a, b)
+            value = float(verdict) if verdict in (1, 0, -1) else None
+        row += [0.0, 1.0] if value is None else [float(value), 0.0]
+    if options.length_covariate:
+        row.append(math.log((lengths.get(a, 0) + 1) / (lengths.get(b, 0) + 1)))
+    return np.array(row)
+
+
+def fit_panel(
+    members: list[Opinions], gold: Opinions, lengths: dict[str, int], options: PanelOptions
+) -> dict[str, Any]:
+    """The panel's weights on all gold pairs, and per gold pair the weights of the model fit
+    on the other folds; with the cross-fitted accuracy on gold."""
+    from sklearn.linear_model import LogisticRegression
+
+    keys, answers = [], []
+    for key in gold.verdicts:
+        verdict = gold.prefer(*key)
+        if verdict in (1, -1):
+            keys.append(key)
+            answers.append(verdict == 1)
+    if len(keys) < 2 * options.folds:
+        raise UserError(
+            f"panel: {len(keys)} decided gold pairs in {options.gold}; need at least "
+            f"{2 * options.folds} to fit and cross-fit"
+        )
+    x = np.array([features(members, lengths, *key, options) for key in keys])
+    y = np.array(answers, dtype=int)
+    mirror = np.ones(x.shape[1])
+    mirror[1 : 2 * len(members) : 2] = -1  # missing flags do not flip with the pair
+
+    def fit(rows: np.ndarray) -> np.ndarray:
+        both_x = np.vstack([x[rows], x[rows] * -mirror])  # each pair also entered swapped
+        both_y = np.concatenate([y[rows], 1 - y[rows]])
+        model = LogisticRegression(fit_intercept=False, max_iter=1000).fit(both_x, both_y)
+        return model.coef_[0]
+
+    prompts = sorted({key[0] for key in keys})
+    rng = np.random.default_rng(options.seed)
+    fold_of = dict(zip(prompts, rng.permutation(len(prompts)) % options.folds, strict=True))
+    folds = np.array([fold_of[key[0]] for key in keys])
+    cross, correct = {}, []
+    for fold in range(options.folds):
+        inside = folds == fold
+        weights = fit(np.flatnonzero(~inside))
+        for index in np.flatnonzero(inside):
+            cross[keys[index]] = weights.round(8).tolist()
+            correct.append((float(x[index] @ weights) > 0) == bool(y[index]))
+    weights = fit(np.arange(len(keys)))
+    names = feature_names(options)
+    return {
+        "feature_names": names,
+        "weight_vector": weights.tolist(),
+        "weights": {n: round(float(w), 6) for n, w in zip(names, weights, strict=True)},
+        "gold_pairs": len(keys),
+        "folds": options.folds,
+        "cross_fitted_accuracy": round(float(np.mean(correct)), 4),
+        "cross_fitted": cross,
+    }
