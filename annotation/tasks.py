@@ -35,7 +35,7 @@ from prefsmith.schemas.preference import opinions_from_labels, pair_key
 from prefsmith.schemas.records import Label, load_json, to_table
 from prefsmith.store import Store, labels_of
 
-POLICIES = ("all", "random", "disagreement", "margin", "inconsistent")
+POLICIES = ("all", "random", "disagreement", "margin", "inconsistent", "uncertain")
 
 
 def candidate_items(store: Store, template: str, max_candidates: int) -> list[tuple[str, list]]:
@@ -72,7 +72,7 @@ def select(
     """The items worth people's time first, by `policy`; at most `per_prompt` per prompt."""
     if policy not in POLICIES:
         raise UserError(f"--select must be one of {', '.join(POLICIES)}, not {policy!r}")
-    needs = {"disagreement": 2, "margin": 1, "inconsistent": 1}.get(policy, 0)
+    needs = {"disagreement": 2, "margin": 1, "inconsistent": 1, "uncertain": 1}.get(policy, 0)
     if len(labelers) < needs:
         raise UserError(f"--select {policy} needs {needs} labeler(s) in --labelers")
     if policy == "random":
@@ -107,6 +107,8 @@ def select(
             if (label["error"] or "").startswith("inconsistent")
         }
         items = [item for item in items if flagged.intersection(_pairs_of(item))]
+    elif policy == "uncertain":
+        items = least_certain_first(store, items, labelers[0])
     if per_prompt is not None:
         taken: Counter[str] = Counter()
         capped = []
@@ -116,6 +118,33 @@ def select(
                 capped.append(item)
         items = capped
     return items
+
+
+def least_certain_first(
+    store: Store, items: list[tuple[str, list]], labeler: str
+) -> list[tuple[str, list]]:
+    """Items with a pair the labeler is least sure of first: its probability that one answer
+    is better (a panel's `p_chosen`, a logprob judge's) nearest 0.5. Active learning: the
+    annotators' labels on these pairs teach the next panel fit the most."""
+    _, _, labels, _ = labels_of(store, labeler)
+    certainty = {}
+    for label in labels:
+        scores = label["scores"]
+        if label["kind"] != "pairwise" or not scores or len(scores) != 2 or sum(scores) <= 0:
+            continue
+        p = scores[0] / sum(scores)
+        certainty[pair_key(label["prompt_id"], *label["candidate_ids"])] = abs(p - 0.5)
+    if not certainty:
+        raise UserError(
+            f"--select uncertain needs a labeler with pair probabilities (panel, judge in "
+            f"logprob mode); {labeler} has none"
+        )
+
+    def doubt(item: tuple[str, list]) -> float:
+        known = [certainty[key] for key in _pairs_of(item) if key in certainty]
+        return min(known) if known else float("inf")
+
+    return sorted((i for i in items if doubt(i) != float("inf")), key=doubt)
 
 
 def _predictions(template: str, sources: list[tuple[str, Any]], item) -> list[dict]:

@@ -37,14 +37,18 @@ class PanelOptions(LabelerOptions):
     members: list[str] = Field(
         min_length=1, description="Labelers to combine (LABELER or LABELER:ASPECT), a,b,c."
     )
-    gold: str = Field(description="The gold labeler the panel is fit on (human:hh-rlhf).")
+    gold: list[str] = Field(
+        min_length=1,
+        description="Gold labeler(s) the panel is fit on, a,b: where two judged a pair, the "
+        "later wins (human:hh-rlhf,human:label-studio: the annotators' verdicts first).",
+    )
     folds: int = Field(default=5, ge=2, description="Cross-fitting folds over prompts.")
     seed: int = Field(default=0, description="Seed of the fold assignment.")
     length_covariate: bool = Field(
         default=True, description="Fit the length difference as a covariate."
     )
 
-    @field_validator("members", mode="before")
+    @field_validator("members", "gold", mode="before")
     @classmethod
     def _comma_separated(cls, members: Any) -> Any:
         if isinstance(members, str):
@@ -78,11 +82,13 @@ class PanelLabeler(Labeler):
             _, fingerprint, rows, _ = labels_of(store, spec)
             members.append(opinions_from_labels(spec, rows))
             sources[spec] = [fingerprint, len(rows)]
-        gold_name, gold_fp, gold_rows, _ = labels_of(store, self.options.gold)
-        gold = opinions_from_labels(gold_name, gold_rows)
-        sources[self.options.gold] = [gold_fp, len(gold_rows)]
+        golds = []
+        for spec in self.options.gold:
+            gold_name, gold_fp, gold_rows, _ = labels_of(store, spec)
+            golds.append(opinions_from_labels(gold_name, gold_rows))
+            sources[spec] = [gold_fp, len(gold_rows)]
         lengths = _lengths(store)
-        self.fit = fit_panel(members, gold, lengths, self.options)
+        self.fit = fit_panel(members, golds, lengths, self.options)
         self.fit["sources"] = sources
         self._members, self._lengths = members, lengths
 
@@ -120,6 +126,7 @@ class PanelLabeler(Labeler):
         fit = self.fit or {}
         return {
             "gold_pairs": fit.get("gold_pairs"),
+            "gold_pairs_by_labeler": fit.get("gold_pairs_by_labeler"),
             "cross_fitted_accuracy": fit.get("cross_fitted_accuracy"),
             "panel_weights": fit.get("weights"),
         }
@@ -161,23 +168,32 @@ def features(
     return np.array(row)
 
 
+def gold_verdicts(golds: list[Opinions]) -> tuple[dict[tuple[str, str, str], bool], dict]:
+    """{pair: True if its first candidate won} over the gold labelers' decided pairs, a later
+    labeler's verdict replacing an earlier one's; and how many pairs each one decided."""
+    verdicts, source = {}, {}
+    for gold in golds:
+        for key in gold.verdicts:
+            verdict = gold.prefer(*key)
+            if verdict in (1, -1):
+                verdicts[key], source[key] = verdict == 1, gold.name
+    counts = {gold.name: sum(1 for who in source.values() if who == gold.name) for gold in golds}
+    return verdicts, counts
+
+
 def fit_panel(
-    members: list[Opinions], gold: Opinions, lengths: dict[str, int], options: PanelOptions
+    members: list[Opinions], golds: list[Opinions], lengths: dict[str, int], options: PanelOptions
 ) -> dict[str, Any]:
     """The panel's weights on all gold pairs, and per gold pair the weights of the model fit
     on the other folds; with the cross-fitted accuracy on gold."""
     from sklearn.linear_model import LogisticRegression
 
-    keys, answers = [], []
-    for key in gold.verdicts:
-        verdict = gold.prefer(*key)
-        if verdict in (1, -1):
-            keys.append(key)
-            answers.append(verdict == 1)
+    verdicts, by_gold = gold_verdicts(golds)
+    keys, answers = list(verdicts), list(verdicts.values())
     if len(keys) < 2 * options.folds:
         raise UserError(
-            f"panel: {len(keys)} decided gold pairs in {options.gold}; need at least "
-            f"{2 * options.folds} to fit and cross-fit"
+            f"panel: {len(keys)} decided gold pairs in {', '.join(options.gold)}; need at "
+            f"least {2 * options.folds} to fit and cross-fit"
         )
     x = np.array([features(members, lengths, *key, options) for key in keys])
     y = np.array(answers, dtype=int)
@@ -208,6 +224,7 @@ def fit_panel(
         "weight_vector": weights.tolist(),
         "weights": {n: round(float(w), 6) for n, w in zip(names, weights, strict=True)},
         "gold_pairs": len(keys),
+        "gold_pairs_by_labeler": by_gold,
         "folds": options.folds,
         "cross_fitted_accuracy": round(float(np.mean(correct)), 4),
         "cross_fitted": cross,

@@ -139,11 +139,15 @@ class AnnotatePushConfig(StrictModel):
     template: Literal["ranker", "pairwise"] = Field(
         default="ranker", description="Task layout: ranker (2..N best first) or pairwise"
     )
-    select: Literal["all", "random", "disagreement", "margin", "inconsistent"] = Field(
-        default="all", description="Which items go to the annotators"
+    select: Literal["all", "random", "disagreement", "margin", "inconsistent", "uncertain"] = Field(
+        default="all",
+        description="Which items go to the annotators (uncertain: the pairs a panel or "
+        "logprob judge is least sure of, first)",
     )
     labelers: list[str] | None = Field(
-        default=None, description="Labelers the selection reads (repeatable or a,b)."
+        default=None,
+        description="Labelers the selection reads (repeatable or a,b).",
+        json_schema_extra=aliases("--labeler"),
     )
     predictions_from: list[str] | None = Field(
         default=None,
@@ -151,7 +155,10 @@ class AnnotatePushConfig(StrictModel):
         json_schema_extra=aliases("--predictions"),
     )
     limit: int | None = Field(
-        default=None, ge=1, description="The first N selected items (raise it to send more)."
+        default=None,
+        ge=1,
+        description="The first N selected items (raise it to send more).",
+        json_schema_extra=aliases("--budget"),
     )
     per_prompt: int | None = Field(default=None, ge=1, description="At most N items per prompt.")
     max_candidates: int = Field(default=4, ge=2, description="ranker: candidates per task.")

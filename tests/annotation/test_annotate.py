@@ -155,3 +155,50 @@ def test_connection_mistakes_are_one_line(label_studio, store_dir, monkeypatch):
     store_dir.mkdir()
     result = runner.invoke(app, ["annotate", "pull", "--store", str(store_dir), "--project", "x"])
     assert result.exit_code == 2 and "cannot reach Label Studio" in result.output
+
+
+def test_uncertain_pairs_go_to_the_annotators_and_the_next_panel_fit_uses_their_labels(
+    scored_store, label_studio
+):
+    """Active learning on a real Label Studio: the panel's least certain pairs are pushed,
+    annotated (against hh-rlhf's own verdict, to be seen), pulled, and the refit panel takes
+    the annotators' verdicts on those pairs."""
+    from prefsmith.labelers.registry import build_labeler
+    from prefsmith.labelers.runner import run_labeler
+    from prefsmith.schemas.preference import pair_key
+
+    store = str(scored_store.root)
+    panel = {"members": "rm-len", "gold": "human:hh-rlhf", "name": "panel"}
+    first = run_labeler(scored_store, build_labeler("panel", panel))
+    labels = scored_store.scan("labels").collect().filter(labeler="panel").to_dicts()
+    doubt = sorted(labels, key=lambda x: (abs(x["scores"][0] - 0.5), x["label_id"]))
+    expected = {pair_key(x["prompt_id"], *x["candidate_ids"]) for x in doubt[:5]}
+
+    pushed = run_json(
+        "annotate", "push", "--store", store, "--project", "uncertain", "--template",
+        "pairwise", "--select", "uncertain", "--labeler", "panel", "--budget", "5",
+    )  # fmt: skip
+    assert pushed["created"] == 5
+    studio = LabelStudio()
+    project = studio.project("uncertain")
+    tasks = studio.export_tasks(project.id)
+    sent = {pair_key(t["data"]["prompt_id"], *t["data"]["candidate_ids"]) for t in tasks}
+    assert sent == expected
+
+    hh = scored_store.scan("labels").collect().filter(labeler="human:hh-rlhf").to_dicts()
+    chosen = {tuple(sorted(x["candidate_ids"])): x["candidate_ids"][0] for x in hh}
+    for task in tasks:
+        a, b = task["data"]["candidate_ids"]
+        other = "right" if chosen[tuple(sorted((a, b)))] == a else "left"  # disagree with hh
+        studio.client.annotations.create(
+            id=task["id"],
+            result=[{"from_name": "pairwise", "to_name": "pairwise", "type": "pairwise",
+                     "value": {"selected": other}}],
+        )  # fmt: skip
+    assert run_json("annotate", "pull", "--store", store, "--project", "uncertain")["new"] == 5
+
+    refit = {**panel, "gold": "human:hh-rlhf,human:label-studio"}
+    second = run_labeler(scored_store, build_labeler("panel", refit))
+    assert second["gold_pairs_by_labeler"]["human:label-studio"] == 5
+    assert second["gold_pairs_by_labeler"]["human:hh-rlhf"] == first["gold_pairs"] - 5
+    assert second["labeled"] == first["labeled"]  # a new fit is a new fingerprint: all again
