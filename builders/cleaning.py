@@ -6,7 +6,9 @@ reason in the manifest and the card:
 - `near_duplicate`: the prompt is a near copy of another prompt kept instead (`--dedup-near`);
 - PII replaced by typed placeholders (`--redact-pii`), counted per type (not a drop);
 - `prompt_too_long` and `identical_after_truncation` under a tokenizer and a token budget
-  (`--tokenizer PATH --max-length N`): what a trainer would see after truncation.
+  (`--tokenizer PATH --max-length N`): what a trainer would see after truncation;
+- `length_rebalance`: pairs whose chosen answer is the longer one, dropped until their share is at
+  most `--max-length-bias X`.
 """
 
 from __future__ import annotations
@@ -61,6 +63,8 @@ def clean_pairs(
         pairs = [_redacted(pair, cleaning.pii) for pair in pairs]
     if config.tokenizer is not None:
         pairs = _token_checks(config, pairs, drops)
+    if config.max_length_bias is not None:
+        pairs = _length_balanced(pairs, config.max_length_bias, drops)
     return pairs, cleaning
 
 
@@ -103,6 +107,24 @@ def _dedup_near(store, threshold, pairs, drops, cleaning) -> list[dict[str, Any]
     kept = [pair for pair in pairs if pair["prompt_id"] not in cleaning.near_duplicates]
     drops["near_duplicate"] += len(pairs) - len(kept)
     return kept
+
+
+def _length_balanced(pairs, ceiling: float, drops: Counter) -> list[dict[str, Any]]:
+    """Drop pairs whose chosen answer is the longer one (in a seeded, stable order) until
+    their share is at most `ceiling`: a dataset that does not teach "longer is better"."""
+    import math
+
+    from prefsmith.schemas.ids import hash_key
+
+    longer = [p for p in pairs if len(p["chosen"]) > len(p["rejected"])]
+    excess = len(longer) - ceiling * len(pairs)
+    if excess <= 0:
+        return pairs
+    count = min(len(longer), math.ceil(excess / (1 - ceiling) - 1e-9))
+    order = sorted(longer, key=lambda p: hash_key(f"{p['chosen_id']}|{p['rejected_id']}"))
+    dropped = {id(p) for p in order[:count]}
+    drops["length_rebalance"] += count
+    return [p for p in pairs if id(p) not in dropped]
 
 
 def _redacted(pair: dict[str, Any], counts: Counter[str]) -> dict[str, Any]:

@@ -169,6 +169,7 @@ def dpo_evaluation(
     max_new_tokens: int = 64,
     device: str = "auto",
 ) -> dict[str, Any]:
+    from prefsmith.finetune.win_rates import length_controlled_win_rate
     from prefsmith.labelers.bundled import smollm2_checkpoint
     from prefsmith.labelers.registry import build_labeler
 
@@ -206,6 +207,14 @@ def dpo_evaluation(
             labeler.close()
         decided = [label.scores[0] for label in labels if label.scores]
         report["judge_win_rate"] = round(sum(decided) / len(decided), 4) if decided else None
+        differences = [
+            len(t) - len(b)
+            for label, t, b in zip(labels, tuned_answers, base_answers, strict=True)
+            if label.scores
+        ]
+        report["judge_length_controlled_win_rate"] = length_controlled_win_rate(
+            decided, differences
+        )
         report["judge_decided"] = len(decided)
         report["judge_errors"] = len(labels) - len(decided)
     output.mkdir(parents=True, exist_ok=True)

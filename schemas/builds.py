@@ -89,6 +89,12 @@ class PreferenceBuildConfig(DatasetBuildConfig):
         default=None,
         description="Tokenizer (folder or Hub id) for the checks after tokenization.",
     )
+    max_length_bias: float | None = Field(
+        default=None,
+        ge=0,
+        lt=1,
+        description="Drop pairs whose chosen answer is longer until their share is at most this.",
+    )
     max_length: int | None = Field(
         default=None, ge=8, description="Token budget of prompt + answer (with --tokenizer)."
     )

@@ -201,3 +201,16 @@ def test_train_dpo_leaves_out_pairs_a_max_length_makes_useless(tiny_chat_model):
     kept, dropped = _learnable_pairs(rows, tokenizer, 64)
     assert len(kept) == 1 and kept[0]["chosen"][0]["content"] == "Hello there."
     assert dropped == {"identical_after_truncation": 1, "prompt_too_long": 1}
+
+
+def test_max_length_bias_drops_longer_chosen_pairs_down_to_the_ceiling(planted):
+    base = run_json("build", "preference", "--store", str(planted), "--from", "human:hh-rlhf",
+                    "--name", "biased")  # fmt: skip
+    capped = run_json("build", "preference", "--store", str(planted), "--from", "human:hh-rlhf",
+                      "--name", "capped", "--max-length-bias", "0.3")  # fmt: skip
+    assert base["length_bias"] > 0.3 >= capped["length_bias"]
+    dropped = capped["drops"]["length_rebalance"]
+    assert capped["rows"] == base["rows"] - dropped
+    longer = round(base["length_bias"] * base["rows"])
+    assert (longer - dropped) / (base["rows"] - dropped) <= 0.3
+    assert (longer - dropped + 1) / (base["rows"] - dropped + 1) > 0.3  # no more than needed

@@ -67,6 +67,7 @@ def test_eval_dpo_scores_both_policies_and_asks_the_judge(
         judge.close()
     assert report["prompts"] == 4 and report["mean_reward_tuned"] == report["mean_reward_base"]
     assert report["judge_win_rate"] == 0.5 and report["judge_decided"] == 4
+    assert report["judge_length_controlled_win_rate"] == 0.5  # ties only
     assert len(judge.calls) == 8  # both orders
     assert (tmp_path / "eval" / "dpo_rewards.png").stat().st_size > 1000
 
