@@ -100,7 +100,22 @@ def _label(run: RunConfig) -> list[dict[str, Any]]:
         stages.append(_log("annotate", annotate_push(store=store, config=run.annotate.push)))
     for project in run.annotate.pull if run.annotate else []:
         stages.append(_log("annotate", annotate_pull(store=store, project=project)))
+    for entry in run.eval_labelers:
+        stages.append(_log("eval labelers", _eval_labelers(store, entry)))
     return stages
+
+
+def _eval_labelers(store: str, entry: Any) -> dict[str, Any]:
+    """Each labeler against the gold: a quick read of the store, no model runs."""
+    from prefsmith.report.labeler_eval import evaluate_labelers
+
+    started = time.perf_counter()
+    report = evaluate_labelers(Store(store), entry.gold, entry.labelers, entry.by, entry.seed)
+    return {
+        "command": "eval labelers",
+        **report,
+        "seconds": round(time.perf_counter() - started, 3),
+    }
 
 
 def _build_and_train(run: RunConfig) -> list[dict[str, Any]]:

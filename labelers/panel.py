@@ -189,7 +189,8 @@ def fit_panel(
     from sklearn.linear_model import LogisticRegression
 
     verdicts, by_gold = gold_verdicts(golds)
-    keys, answers = list(verdicts), list(verdicts.values())
+    keys = sorted(verdicts)  # the same fit, and fingerprint, whatever order labels are read in
+    answers = [verdicts[key] for key in keys]
     if len(keys) < 2 * options.folds:
         raise UserError(
             f"panel: {len(keys)} decided gold pairs in {', '.join(options.gold)}; need at "

@@ -194,6 +194,8 @@ def write_run_report(run: Any, summary: dict[str, Any], output: Path) -> Path:
         agreement=agreement,
         datasets=dataset_rows(store, run.datasets(), run.report.examples),
         trained=[s for s in stages if str(s.get("command", "")).startswith("train")],
+        trust=[s for s in stages if s.get("command") == "eval labelers"],
+        panels=[s for s in stages if s.get("panel_weights")],
         evaluations=_evaluations(stages, output),
         self_reward=self_reward,
         describe=describe_stage,
@@ -255,6 +257,12 @@ def describe_stage(stage: dict[str, Any]) -> str:
     parts += [f"{label} {_cell(stage[k])}" for k, label in keys if stage.get(k) is not None]
     for dimension, values in (stage.get("dimensions") or {}).items():
         parts.append(f"{dimension} reward matching: Pearson {_cell(values.get('pearson'))}")
+    if stage.get("command") == "eval labelers":
+        scored = [(f["accuracy"], n) for n, f in stage["labelers"].items() if f.get("accuracy")]
+        best = max(scored, default=None)
+        parts.append(f"against {stage['gold']} ({stage['gold_pairs']} pairs)")
+        if best:
+            parts.append(f"best {best[1]} accuracy {_cell(best[0])}")
     if stage.get("command") == "self-reward":
         scores = [_cell(it.get("mean_score")) for it in stage.get("iterations", [])]
         parts.append(f"mean self-judged score by iteration {' → '.join(scores)}")

@@ -2,8 +2,8 @@
 
 Stages run in this order, each optional:
 
-    ingest -> generate -> reward_models -> label -> annotate -> build -> export
-           -> train -> evaluate -> self_reward -> report
+    ingest -> generate -> reward_models -> label -> annotate -> eval_labelers -> build
+           -> export -> train -> evaluate -> self_reward -> report
 
 `reward_models` trains the reward models the `label` stage uses (from the human
 labels already in the store); `train` fine-tunes on the datasets `build` made.
@@ -34,6 +34,7 @@ from prefsmith.schemas.errors import UserError
 from prefsmith.schemas.evaluations import (
     EVALUATION_OPTIONS,
     DpoEvaluationOptions,
+    LabelerEvalConfig,
     RewardMatchingOptions,
 )
 from prefsmith.schemas.self_reward import SelfRewardConfig
@@ -213,6 +214,7 @@ class RunConfig(StrictModel):
     reward_models: list[RewardModelStage] = Field(default_factory=list)
     label: list[LabelConfig] = Field(default_factory=list)
     annotate: AnnotateStage | None = None
+    eval_labelers: list[LabelerEvalConfig] = Field(default_factory=list)
     build: BuildStage = Field(default_factory=BuildStage)
     export: list[ExportConfig] = Field(default_factory=list)
     train: list[TrainConfig] = Field(default_factory=list)

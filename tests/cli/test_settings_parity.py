@@ -26,7 +26,7 @@ from prefsmith.schemas.config import (
     PromptIngestConfig,
     TrainConfig,
 )
-from prefsmith.schemas.evaluations import EVALUATION_OPTIONS
+from prefsmith.schemas.evaluations import EVALUATION_OPTIONS, LabelerEvalConfig
 from prefsmith.schemas.run_config import (
     AnnotatePushConfig,
     AnnotateStage,
@@ -51,6 +51,7 @@ STAGES: list[tuple[list[str], type[BaseModel]]] = [
     *[(["eval", kind], EvaluateConfig) for kind in EVALUATION_OPTIONS],
     *[(["eval", kind], model) for kind, model in EVALUATION_OPTIONS.items()],
     (["self-reward"], SelfRewardConfig),
+    (["eval", "labelers"], LabelerEvalConfig),
 ]
 # Fields a flag of their own can't carry, and the route that carries them instead.
 ROUTES = {

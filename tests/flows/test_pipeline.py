@@ -102,8 +102,12 @@ def test_quickstart_runs_every_stage_and_reruns_for_free(tmp_path, monkeypatch, 
     store = tmp_path / "quickstart-store"
     assert Path(summary["report"]).resolve() == store / "report" / "report.md"  # cwd: tmp_path
     report = Path(summary["report"]).read_text()
-    for section in ("## Stages", "### Score distributions", "## Agreement", "## Fine-tuning"):
+    for section in ("## Stages", "### Score distributions", "## Which labels to trust",
+                    "## Agreement", "## Fine-tuning"):  # fmt: skip
         assert section in report
+    trust = next(s for s in summary["stages"] if s.get("command") == "eval labelers")
+    assert trust["labelers"]["rm-hh"]["n"] == 598 and "panel" in trust["labelers"]
+    assert "| panel |" in report and "| length |" in report  # the panel's weights
     html = (store / "report" / "report.html").read_text()
     assert html.count("data:image/png;base64,") >= 3  # scores, agreement, reward matching
     assert {Path(d).name for d in summary["datasets"]} == {
