@@ -2,8 +2,8 @@
 
     prefsmith run configs/quickstart.yaml [--store DIR]
 
-ingest -> generate -> reward_models -> label -> annotate -> build -> export -> train
--> evaluate -> self_reward -> report. Each stage is optional and skips what the store
+ingest -> generate -> reward_models -> label -> annotate -> eval_labelers -> build -> export
+-> train -> evaluate -> self_reward -> report. Each stage is optional and skips what the store
 already holds (labels by fingerprint, candidates by generator, trained models by the
 hash of their dataset and settings), so a rerun (scheduled, or after a crash) does
 only the missing work.
