@@ -19,21 +19,28 @@ def eval_labelers(store: str, json_: bool, **values: Any) -> None:
     from prefsmith.store import Store
 
     config = LabelerEvalConfig.model_validate(validate_options(LabelerEvalConfig, values))
-    require_store(store)
-    report = evaluate_labelers(Store(store), config.gold, config.labelers, config.by, config.seed)
+    if config.rewardbench is None:
+        require_store(store)
+    report = evaluate_labelers(
+        Store(store), config.gold, config.labelers, config.by, config.seed, config.rewardbench
+    )
     if json_:
         emit(report, True, "")
         return
     from rich.table import Table
 
+    gold = config.gold or f"RewardBench file {config.rewardbench}"
     table = Table("labeler", "n", "accuracy (95% CI)", "kappa", "ties / inconsistent",
                   "prefers longer (gold)", "first position", "brier / ECE",
-                  title=f"labelers against {config.gold} ({report['gold_pairs']} decided pairs)",
+                  title=f"labelers against {gold} ({report['gold_pairs']} decided pairs)",
                   title_justify="left")  # fmt: skip
     for name, figures in report["labelers"].items():
         table.add_row(name, *_cells(figures))
+        by = report.get("by", config.by)
         for group, inner in figures.get("groups", {}).items():
-            table.add_row(f"  {config.by}={group}", *_cells(inner))
+            table.add_row(f"  {by}={group}", *_cells(inner))
+        for section, score in figures.get("sections", {}).items():
+            table.add_row(f"  {section}", "", _number(score), "", "", "", "", "")
     stdout.print(table)
 
 

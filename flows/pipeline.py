@@ -110,7 +110,9 @@ def _eval_labelers(store: str, entry: Any) -> dict[str, Any]:
     from prefsmith.report.labeler_eval import evaluate_labelers
 
     started = time.perf_counter()
-    report = evaluate_labelers(Store(store), entry.gold, entry.labelers, entry.by, entry.seed)
+    report = evaluate_labelers(
+        Store(store), entry.gold, entry.labelers, entry.by, entry.seed, entry.rewardbench
+    )
     return {
         "command": "eval labelers",
         **report,

@@ -20,11 +20,13 @@ judged, per labeler:
 from __future__ import annotations
 
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import polars as pl
 
+from prefsmith.ingest.rewardbench import GOLD, ingest_rewardbench, section_scores
 from prefsmith.schemas.errors import UserError
 from prefsmith.schemas.preference import PAIR_MODES, Opinions, opinions_from_labels, pair_key
 from prefsmith.schemas.records import load_json
@@ -139,13 +141,18 @@ def _kappa(score: Any, said: list[int], truth: list[int]) -> float | None:
 
 def evaluate_labelers(
     store: Store,
-    gold: str,
+    gold: str | None,
     labelers: list[str] | None = None,
     by: str | None = None,
     seed: int = 0,
+    rewardbench: str | None = None,
 ) -> dict[str, Any]:
     """`prefsmith eval labelers`: every labeler (or `labelers`) against the `gold` labeler,
-    overall and, with `by`, per value of a prompt field (`source`, or a metadata key)."""
+    overall and, with `by`, per value of a prompt field (`source`, or a metadata key). With
+    `rewardbench`, that file is ingested first and is the gold, split by subset, with
+    RewardBench's section averages."""
+    if rewardbench is not None:
+        return _rewardbench(store, Path(rewardbench), labelers, seed)
     gold_name, _, gold_labels, _ = labels_of(store, gold)
     truth = gold_pairs(opinions_from_labels(gold_name, gold_labels))
     if not truth:
@@ -171,6 +178,18 @@ def evaluate_labelers(
                 for group, pairs in sorted(groups.items(), key=lambda kv: str(kv[0]))
             }
         report["labelers"][name] = overall
+    return report
+
+
+def _rewardbench(store: Store, path: Path, labelers, seed: int) -> dict[str, Any]:
+    """Ingest the file (again: nothing new), then evaluate by subset with the section
+    averages. Labelers that have not labeled its pairs yet show n = 0: label them, rerun."""
+    ingested = ingest_rewardbench(path, store).to_dict()
+    names = labelers or _pairable_labelers(store, exclude=GOLD)
+    report = evaluate_labelers(store, GOLD, names, by="subset", seed=seed)
+    report["rewardbench"] = {"file": str(path), "ingested": ingested["added"]}
+    for figures in report["labelers"].values():
+        figures["sections"] = section_scores(figures.get("groups", {}))
     return report
 
 

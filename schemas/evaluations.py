@@ -3,7 +3,7 @@ one model per kind, the single declaration its CLI flags and run-config options 
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from prefsmith.schemas.config import StrictModel
 
@@ -48,7 +48,15 @@ class DpoEvaluationOptions(StrictModel):
 class LabelerEvalConfig(StrictModel):
     """`eval labelers`: how good each labeler is against gold labels (usually human ones)."""
 
-    gold: str = Field(description="The gold labeler: human:hh-rlhf, human:label-studio, ...")
+    gold: str | None = Field(
+        default=None,
+        description="The gold labeler: human:hh-rlhf, human:label-studio, ... (or --rewardbench).",
+    )
+    rewardbench: str | None = Field(
+        default=None,
+        description="A local Parquet in RewardBench's layout (prompt, chosen, rejected, subset): "
+        "ingested first, it is the gold; figures per subset and RewardBench's sections.",
+    )
     labelers: list[str] | None = Field(
         default=None,
         description="Labelers to evaluate (repeatable or a,b; default: every one that "
@@ -58,6 +66,12 @@ class LabelerEvalConfig(StrictModel):
         default=None, description="Split by a prompt field: source, or a metadata key."
     )
     seed: int = Field(default=0, description="Seed of the bootstrap intervals.")
+
+    @model_validator(mode="after")
+    def _one_gold(self) -> LabelerEvalConfig:
+        if (self.gold is None) == (self.rewardbench is None):
+            raise ValueError("give --gold LABELER or --rewardbench FILE (one of them)")
+        return self
 
 
 EVALUATION_OPTIONS: dict[str, type[StrictModel]] = {

@@ -127,3 +127,46 @@ def test_by_splits_the_figures_by_a_prompt_field(hh_datasets):
     groups = report["labelers"]["rm-helpful"]["groups"]
     assert set(groups) == {"hh-rlhf:harmless-base-test"}
     assert groups["hh-rlhf:harmless-base-test"]["n"] == report["labelers"]["rm-helpful"]["n"]
+
+
+def test_a_rewardbench_file_is_the_gold_with_subsets_and_sections(tmp_path):
+    """RewardBench's layout: ingested into the store, then every labeler per subset and the
+    section averages (example-weighted)."""
+    rows = []
+    for subset, n, longer_wins in (("alpacaeval-easy", 4, 4), ("mt-bench-hard", 6, 3),
+                                   ("xstest-should-refuse", 5, 1)):  # fmt: skip
+        for i in range(n):
+            long, short = f"a long and careful answer number {i} " * 3, f"short {i}"
+            chosen, rejected = (long, short) if i < longer_wins else (short, long)
+            rows.append({"prompt": f"{subset} question {i}", "chosen": chosen,
+                         "rejected": rejected, "subset": subset})  # fmt: skip
+    path = tmp_path / "rb.parquet"
+    pl.DataFrame(rows).write_parquet(path)
+    store_dir = str(tmp_path / "s")
+    first = run_json("eval", "labelers", "--store", store_dir, "--rewardbench", str(path))
+    assert first["gold_pairs"] == 15 and first["labelers"] == {}  # nothing labeled it yet
+    assert first["rewardbench"]["ingested"]["labels"] == 15
+
+    store = Store(store_dir)
+    candidates = store.scan("candidates").select("prompt_id", "candidate_id", "content").collect()
+    lengthy = [Label("length", "fp", "score", p, [c], [float(len(t))])
+               for p, c, t in candidates.iter_rows()]  # fmt: skip
+    store.write("labels", to_table("labels", lengthy))
+    report = run_json("eval", "labelers", "--store", store_dir, "--rewardbench", str(path))
+    assert report["rewardbench"]["ingested"]["labels"] == 0  # the same file again: nothing new
+    figures = report["labelers"]["length"]
+    groups = figures["groups"]
+    assert groups["alpacaeval-easy"]["accuracy"] == 1.0
+    assert groups["mt-bench-hard"]["accuracy"] == 0.5
+    assert groups["xstest-should-refuse"]["accuracy"] == 0.2
+    assert figures["sections"] == {"Chat": 1.0, "Chat Hard": 0.5, "Safety": 0.2,
+                                   "Score": round((1.0 + 0.5 + 0.2) / 3, 4)}  # fmt: skip
+
+
+def test_gold_and_rewardbench_are_one_or_the_other(tmp_path):
+    from cli_runner import runner
+
+    from prefsmith.cli.app import app
+
+    result = runner.invoke(app, ["eval", "labelers", "--store", str(tmp_path)])
+    assert result.exit_code == 2 and "give --gold LABELER or --rewardbench FILE" in result.stderr
