@@ -157,10 +157,21 @@ def report_agreement(store: StoreOption = "prefsmith-store", json_: JsonOption =
         emit(report["annotators"], False, "agreement between Label Studio annotators")
 
 
+def _one_line_warnings() -> None:
+    """A library's warning is one line in the log (`FutureWarning: ...`), not a source dump."""
+    import warnings
+
+    def short(message, category, filename, lineno, line=None) -> str:
+        return f"{category.__name__}: {message}\n"
+
+    warnings.formatwarning = short
+
+
 def main() -> None:
     """The `prefsmith` console script: Prefect's defaults are set here, where flows start."""
     from prefsmith.runtime.prefect_env import configure_prefect
 
+    _one_line_warnings()
     configure_prefect()
     app()
 
