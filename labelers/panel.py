@@ -204,8 +204,12 @@ def fit_panel(
     def fit(rows: np.ndarray) -> np.ndarray:
         both_x = np.vstack([x[rows], x[rows] * -mirror])  # each pair also entered swapped
         both_y = np.concatenate([y[rows], 1 - y[rows]])
-        model = LogisticRegression(fit_intercept=False, max_iter=1000).fit(both_x, both_y)
-        return model.coef_[0]
+        # Features on one scale, so the penalty does not favour the widest (length over a
+        # reward model's small score differences); the weights go back to raw units.
+        scale = np.sqrt((both_x**2).mean(axis=0))
+        scale[scale == 0] = 1.0
+        model = LogisticRegression(fit_intercept=False, max_iter=1000)
+        return model.fit(both_x / scale, both_y).coef_[0] / scale
 
     prompts = sorted({key[0] for key in keys})
     rng = np.random.default_rng(options.seed)
