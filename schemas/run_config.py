@@ -82,7 +82,7 @@ class GenerateConfig(StrictModel):
 class LabelConfig(StrictModel):
     """One `label:` entry: a labeler (registry key) and its options, as `prefsmith label`."""
 
-    labeler: str = Field(description="reward_model, yes_no, pairrm, judge or critic.")
+    labeler: str = Field(description="reward_model, yes_no, pairrm, judge, critic or panel.")
     options: dict[str, Any] = Field(
         default_factory=dict, description="The labeler's own options (its Options model)."
     )
