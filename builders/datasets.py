@@ -86,7 +86,11 @@ def build_preference(store: Store, config: PreferenceBuildConfig) -> dict[str, A
     rows: dict[str, list[dict[str, Any]]] = {split: [] for split in config.splits}
     longer = sum(len(pair["chosen"]) > len(pair["rejected"]) for pair in pairs)
     if config.format == "kto":
-        unpaired, drops["undecided_kto_label"] = kto_rows(pairs)
+        if config.kto_threshold is not None and opinions[0].kind != "score":
+            raise UserError(f"--kto-threshold needs a score labeler first; {sources[0]['labeler']} "
+                            f"gives {opinions[0].kind} labels")  # fmt: skip
+        first_scores = {c: v for scored in opinions[0].scores.values() for c, v in scored.items()}
+        unpaired, drops["undecided_kto_label"] = kto_rows(pairs, first_scores, config.kto_threshold)
         drops += Counter()  # a zero count is not a drop
         for row in unpaired:
             rows[split_of(row["prompt_id"], config.splits, config.seed)].append(row)

@@ -89,6 +89,11 @@ class PreferenceBuildConfig(DatasetBuildConfig):
         default=None,
         description="Tokenizer (folder or Hub id) for the checks after tokenization.",
     )
+    kto_threshold: float | None = Field(
+        default=None,
+        description="kto: desirable when the first labeler's score is at least this (default: "
+        "the pairs' verdicts).",
+    )
     max_length_bias: float | None = Field(
         default=None,
         ge=0,
@@ -103,6 +108,8 @@ class PreferenceBuildConfig(DatasetBuildConfig):
     def _budget_with_tokenizer(self) -> PreferenceBuildConfig:
         if (self.tokenizer is None) != (self.max_length is None):
             raise ValueError("--tokenizer and --max-length go together")
+        if self.kto_threshold is not None and self.format != "kto":
+            raise ValueError("--kto-threshold applies to --format kto")
         return self
 
 

@@ -43,10 +43,16 @@ def preference_row(pair: Mapping[str, Any], fmt: str) -> dict[str, Any]:
     raise ValueError(f"unknown preference format {fmt!r}")
 
 
-def kto_rows(pairs: list[Mapping[str, Any]]) -> tuple[list[dict[str, Any]], int]:
-    """trl's unpaired (KTO) rows, one per candidate: `prompt` messages, `completion` (the
-    answer as an assistant message), `label` (desirable: chosen more often than rejected in
-    the pairs); a candidate chosen as often as rejected is left out (returned as a count)."""
+def kto_rows(
+    pairs: list[Mapping[str, Any]],
+    scores: Mapping[str, float] | None = None,
+    threshold: float | None = None,
+) -> tuple[list[dict[str, Any]], int]:
+    """trl's unpaired (KTO) rows, one per candidate of the pairs: `prompt` messages,
+    `completion` (the answer as an assistant message), `label`. Desirable: chosen more often
+    than rejected in the pairs, or, with a `threshold`, a score at or above it (`scores` by
+    candidate). A candidate chosen as often as rejected, or without a score, is left out
+    (returned as a count)."""
     votes: dict[str, int] = {}
     first: dict[str, tuple[Mapping[str, Any], str]] = {}
     for pair in pairs:
@@ -54,6 +60,9 @@ def kto_rows(pairs: list[Mapping[str, Any]]) -> tuple[list[dict[str, Any]], int]
             candidate_id = pair[f"{side}_id"]
             votes[candidate_id] = votes.get(candidate_id, 0) + vote
             first.setdefault(candidate_id, (pair, pair[side]))
+    if threshold is not None:
+        known = scores or {}
+        votes = {c: (1 if known[c] >= threshold else -1) if c in known else 0 for c in votes}
     rows, undecided = [], 0
     for candidate_id, vote in votes.items():
         if vote == 0:

@@ -214,3 +214,17 @@ def test_max_length_bias_drops_longer_chosen_pairs_down_to_the_ceiling(planted):
     longer = round(base["length_bias"] * base["rows"])
     assert (longer - dropped) / (base["rows"] - dropped) <= 0.3
     assert (longer - dropped + 1) / (base["rows"] - dropped + 1) > 0.3  # no more than needed
+
+
+def test_kto_rows_take_their_label_from_a_score_threshold(hh_datasets):
+    summary = run_json("build", "preference", "--store", str(hh_datasets.root), "--from",
+                       "rm-helpful", "--name", "kto", "--format", "kto", "--kto-threshold", "3")  # fmt: skip
+    rows = pl.read_parquet(hh_datasets.root / "datasets" / "kto" / "data" / "*.parquet")
+    scores = {
+        r["candidate_ids"][0]: r["scores"][0]
+        for r in hh_datasets.scan("labels").collect().filter(labeler="rm-helpful").to_dicts()
+    }
+    assert rows.height == summary["rows"] > 0
+    for row in rows.to_dicts():
+        assert row["label"] == (scores[row["candidate_id"]] >= 3)
+        assert row["completion"][0]["role"] == "assistant"

@@ -191,3 +191,29 @@ def test_retry_errors_asks_again_for_stored_final_errors_and_replaces_them(store
     labels = Store(store_dir).scan("labels").collect()
     assert labels.height == 3 and labels["error"].null_count() == 3  # no error left
     assert labels["scores"].to_list() == [[5.0]] * 3
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        "sk-proj-abcdefghijklmnop0123456789",  # OpenAI project key
+        "sk-ant-api03-abcdefghijklmnop012345",  # Anthropic
+        "hf_abcdefghijklmnopqrstuvwxyz012345",  # Hugging Face
+        "Bearer eyJhbGciOiJIUzI1NiJ9.payload.signature",  # an Authorization header
+        "api_key=s3cr3tv4lu3fromaurl",  # a key in a URL
+    ],
+)
+def test_every_kind_of_key_is_scrubbed_from_error_texts(secret):
+    from prefsmith.schemas.secrets import scrub
+
+    text = f"upstream said: invalid credentials {secret} (request 42)"
+    cleaned = scrub(text)
+    value = secret.split("=", 1)[-1].removeprefix("Bearer ")
+    assert value not in cleaned and "[REDACTED]" in cleaned and "(request 42)" in cleaned
+
+
+def test_a_configured_key_of_any_shape_is_scrubbed(monkeypatch):
+    from prefsmith.schemas.secrets import scrub
+
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", "plainlookingtoken123")
+    assert scrub("token plainlookingtoken123 rejected") == "token [REDACTED] rejected"
