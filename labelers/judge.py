@@ -31,7 +31,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from prefsmith.labelers.base import Item
 from prefsmith.labelers.chat_client import ChatResult
@@ -60,6 +60,7 @@ from prefsmith.labelers.judge_verdicts import (
     template_markers,
 )
 from prefsmith.schemas import ids
+from prefsmith.schemas.config import CommaList
 from prefsmith.schemas.errors import UserError
 from prefsmith.schemas.records import Label
 from prefsmith.schemas.reward_prompt import render_dialogue
@@ -96,7 +97,7 @@ class JudgeOptions(ChatLabelerOptions):
     rubric: str | None = Field(
         default=None, description="rubric modes: a bundled rubric's name or a YAML file."
     )
-    aspects: list[str] | None = Field(
+    aspects: CommaList | None = Field(
         default=None, description="rubric modes: several rubrics graded in one request."
     )
     format: Literal["auto", "prometheus", "ultrafeedback", "json"] = Field(
@@ -104,13 +105,6 @@ class JudgeOptions(ChatLabelerOptions):
         description="rubric modes' answer format (auto: json with a schema-holding server, "
         "else prometheus for one rubric, ultrafeedback for several).",
     )
-
-    @field_validator("aspects", mode="before")
-    @classmethod
-    def _comma_separated(cls, aspects: Any) -> Any:
-        if isinstance(aspects, str):
-            return [part.strip() for part in aspects.split(",") if part.strip()]
-        return aspects
 
 
 class JudgeLabeler(ChatLabeler):

@@ -23,9 +23,10 @@ import math
 from typing import Any
 
 import numpy as np
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from prefsmith.labelers.base import Item, Labeler, LabelerOptions
+from prefsmith.schemas.config import CommaList
 from prefsmith.schemas.errors import UserError
 from prefsmith.schemas.preference import Opinions, opinions_from_labels, pair_key
 from prefsmith.schemas.records import Label
@@ -34,10 +35,10 @@ LENGTH = "length"
 
 
 class PanelOptions(LabelerOptions):
-    members: list[str] = Field(
+    members: CommaList = Field(
         min_length=1, description="Labelers to combine (LABELER or LABELER:ASPECT), a,b,c."
     )
-    gold: list[str] = Field(
+    gold: CommaList = Field(
         min_length=1,
         description="Gold labeler(s) the panel is fit on, a,b: where two judged a pair, the "
         "later wins (human:hh-rlhf,human:label-studio: the annotators' verdicts first).",
@@ -47,13 +48,6 @@ class PanelOptions(LabelerOptions):
     length_covariate: bool = Field(
         default=True, description="Fit the length difference as a covariate."
     )
-
-    @field_validator("members", "gold", mode="before")
-    @classmethod
-    def _comma_separated(cls, members: Any) -> Any:
-        if isinstance(members, str):
-            return [part.strip() for part in members.split(",") if part.strip()]
-        return members
 
 
 class PanelLabeler(Labeler):

@@ -12,7 +12,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 
 from prefsmith.schemas.errors import UserError
 from prefsmith.schemas.hh_rlhf import SUBSETS
@@ -35,6 +43,16 @@ def _dataset_name(name: str) -> str:
 
 
 DatasetName = Annotated[str, AfterValidator(_dataset_name)]
+
+
+def _comma_list(value: Any) -> Any:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+# A list that also takes "a,b" (an `--option aspects=a,b` value is one string).
+CommaList = Annotated[list[str], BeforeValidator(_comma_list)]
 
 
 class StrictModel(BaseModel):
