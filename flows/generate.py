@@ -32,7 +32,7 @@ def generate_task(store: str, settings: dict[str, Any]) -> dict[str, Any]:
         ) as client,
         progress_bar("generate", total=None, unit="samples") as advance,
     ):
-        return generate_candidates(
+        summary = generate_candidates(
             Store(store),
             client,
             n=settings["n"],
@@ -42,6 +42,17 @@ def generate_task(store: str, settings: dict[str, Any]) -> dict[str, Any]:
             sources=settings["sources"],
             first_turn_only=settings["first_turn_only"],
         )
+    return {**summary, "cost_usd": generation_cost(settings, summary["usage"])}
+
+
+def generation_cost(settings: dict[str, Any], usage: dict[str, int]) -> float | None:
+    """Dollars this run's requests cost (0 on the local server, None for an unlisted model)."""
+    from prefsmith.labelers.endpoints import is_transformers_endpoint
+    from prefsmith.schemas.pricing import cost_usd, load_pricing, price_of
+
+    if settings["endpoint"] == "local" or is_transformers_endpoint(settings["endpoint"]):
+        return 0.0
+    return cost_usd(price_of(load_pricing(settings["pricing"]), settings["model"]), [usage])
 
 
 @flow(name="generate")

@@ -136,6 +136,22 @@ def _build_and_train(run: RunConfig) -> list[dict[str, Any]]:
     return stages
 
 
+def run_costs(stages: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the run's paid requests cost: in all, and by labeler; a stage whose model has no
+    price is named, not guessed."""
+    priced = [s for s in stages if "cost_usd" in s]
+    unknown = [s.get("labeler") or s["stage"] for s in priced if s["cost_usd"] is None]
+    by_labeler: dict[str, float] = {}
+    for stage in priced:
+        if stage.get("labeler") and stage["cost_usd"] is not None:
+            by_labeler[stage["labeler"]] = by_labeler.get(stage["labeler"], 0) + stage["cost_usd"]
+    costs = {
+        "cost_usd": round(sum(s["cost_usd"] or 0 for s in priced), 6),
+        "cost_usd_by_labeler": by_labeler,
+    }
+    return {**costs, "cost_unknown": unknown} if unknown else costs
+
+
 @flow(name="pipeline")
 def pipeline(config: str, store: str | None = None) -> dict[str, Any]:
     """Run the stages of the YAML run config at `config`; `store` overrides its store.
@@ -152,6 +168,7 @@ def pipeline(config: str, store: str | None = None) -> dict[str, Any]:
         "store": run.store,
         "stages": stages,
         "datasets": [str(Path(run.store) / "datasets" / name) for name in run.datasets()],
+        **run_costs(stages),
         **Store(run.store).summary(),
     }
     if run.report.enabled:

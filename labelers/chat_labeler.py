@@ -35,6 +35,9 @@ class ChatLabelerOptions(LabelerOptions):
     # JSON constrained by a schema (llama.cpp, vLLM); auto: on for the local server only,
     # where a small model rarely keeps a text answer format on its own.
     structured: Literal["auto", "on", "off"] = "auto"
+    pricing: str | None = Field(
+        default=None, description="Pricing table (YAML) for cost_usd (default: bundled)."
+    )
 
 
 class ChatLabeler(Labeler):
@@ -59,6 +62,16 @@ class ChatLabeler(Labeler):
         # A transformers endpoint is identified by its weights, not by where they lie.
         endpoint = "transformers" if is_transformers_endpoint(o.endpoint) else o.endpoint
         return {"endpoint": endpoint, "model": self.endpoint_model, "structured": self.structured}
+
+    def cost_of(self, labels: list[Any]) -> float | None:
+        """Dollars the labels made by this run cost, from their stored usage: 0 on a local
+        server or in-process weights, None for a model the pricing table does not list."""
+        from prefsmith.schemas.pricing import cost_usd, load_pricing, price_of, usage_of
+
+        usages = [u for label in labels for u in usage_of(label.details)]
+        if self.options.endpoint == "local" or is_transformers_endpoint(self.options.endpoint):
+            return 0.0
+        return cost_usd(price_of(load_pricing(self.options.pricing), self.options.model), usages)
 
     def load(self) -> None:
         if self.client is not None:

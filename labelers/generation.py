@@ -76,7 +76,7 @@ def generate_candidates(
     cached = len(prompts) * n - len(work)
     if limit is not None:
         work = work[:limit]
-    added, errors, done = 0, Counter(), 0
+    added, errors, done, usage = 0, Counter(), 0, Counter()
     for chunk in batched(work, PROMPTS_PER_WRITE):
         candidates = []
         for (prompt_id, _messages, followups, index), turns in zip(
@@ -85,7 +85,9 @@ def generate_candidates(
             if isinstance(turns, str):
                 errors[turns.split(":", 1)[0]] += 1
                 continue
-            first, usage, finish = turns[0]
+            for _, turn_usage, _ in turns:  # every turn's tokens: what the run paid for
+                usage.update({k: v for k, v in (turn_usage or {}).items() if isinstance(v, int)})
+            first, first_usage, finish = turns[0]
             extra = []
             for question, (answer, _, _) in zip(followups, turns[1:], strict=True):
                 extra += [
@@ -94,7 +96,7 @@ def generate_candidates(
                 ]
             metadata = {
                 "sample": index,
-                "usage": usage,
+                "usage": first_usage,
                 "finish_reason": finish,
                 "seed": sampling.get("seed"),
             }
@@ -115,6 +117,7 @@ def generate_candidates(
         "errors": sum(errors.values()),
         "errors_by_reason": dict(errors.most_common()),
         "requests": client.requests,
+        "usage": {k: usage[k] for k in ("prompt_tokens", "completion_tokens") if k in usage},
         "seconds": round(seconds, 3),
     }
 

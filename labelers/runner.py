@@ -159,6 +159,7 @@ def _run_holding_lease(
         "errors": sum(errors.values()),
         "errors_by_reason": dict(errors.most_common()),
         **labeler.summary(made),
+        **({"cost_usd": labeler.cost_of(made)} if hasattr(labeler, "cost_of") else {}),
         "seconds": round(seconds, 3),
         "items_per_s": round(done / seconds, 2) if done and seconds else None,
     }

@@ -249,12 +249,17 @@ def describe_stage(stage: dict[str, Any]) -> str:
         ("ties", "ties"),
         ("inconsistent", "inconsistent"),
         ("errors", "errors"),
+        ("cost_usd", "cost $"),
         ("pushed", "tasks pushed"),
         ("train_loss", "train loss"),
         ("test_accuracy", "held-out accuracy"),
         ("test_rewards_accuracies", "test reward accuracy"),
     )
-    parts += [f"{label} {_cell(stage[k])}" for k, label in keys if stage.get(k) is not None]
+    parts += [
+        f"{label}{'' if label.endswith('$') else ' '}{_cell(stage[k])}"
+        for k, label in keys
+        if stage.get(k) is not None and not (k == "cost_usd" and stage[k] == 0)
+    ]
     for dimension, values in (stage.get("dimensions") or {}).items():
         parts.append(f"{dimension} reward matching: Pearson {_cell(values.get('pearson'))}")
     if stage.get("command") == "eval labelers":

@@ -69,6 +69,9 @@ class GenerateConfig(StrictModel):
     first_turn_only: bool = Field(
         default=False, description="Multi-turn prompts: answer the first turn only."
     )
+    pricing: str | None = Field(
+        default=None, description="Pricing table (YAML) for cost_usd (default: bundled)."
+    )
 
     @model_validator(mode="after")
     def _distinct_samples(self) -> GenerateConfig:
