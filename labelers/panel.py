@@ -67,7 +67,7 @@ class PanelLabeler(Labeler):
 
     def prepare(self, store: Any) -> None:
         """Read the members' and the gold's labels and fit the panel (cross-fitted on gold)."""
-        from prefsmith.store.queries import labels_of
+        from prefsmith.store.queries import candidate_lengths, labels_of
 
         if self.fit is not None:
             return
@@ -81,7 +81,7 @@ class PanelLabeler(Labeler):
             gold_name, gold_fp, gold_rows, _ = labels_of(store, spec)
             golds.append(opinions_from_labels(gold_name, gold_rows))
             sources[spec] = [gold_fp, len(gold_rows)]
-        lengths = _lengths(store)
+        lengths = candidate_lengths(store)
         self.fit = fit_panel(members, golds, lengths, self.options)
         self.fit["sources"] = sources
         self._members, self._lengths = members, lengths
@@ -124,17 +124,6 @@ class PanelLabeler(Labeler):
             "cross_fitted_accuracy": fit.get("cross_fitted_accuracy"),
             "panel_weights": fit.get("weights"),
         }
-
-
-def _lengths(store: Any) -> dict[str, int]:
-    import polars as pl
-
-    return dict(
-        store.scan("candidates")
-        .select("candidate_id", pl.col("content").str.len_chars())
-        .collect()
-        .iter_rows()
-    )
 
 
 def feature_names(options: PanelOptions) -> list[str]:

@@ -31,7 +31,7 @@ from prefsmith.schemas.errors import UserError
 from prefsmith.schemas.preference import PAIR_MODES, Opinions, opinions_from_labels, pair_key
 from prefsmith.schemas.records import load_json
 from prefsmith.store import Store
-from prefsmith.store.queries import labels_of
+from prefsmith.store.queries import candidate_lengths, labels_of
 
 BOOTSTRAP = 2000
 
@@ -90,8 +90,6 @@ def evaluate_labeler(
     seed: int = 0,
 ) -> dict[str, Any]:
     """The figures of one labeler against the gold pairs (see the module docstring)."""
-    from sklearn.metrics import cohen_kappa_score
-
     opinions = opinions_from_labels(name, labels)
     inconsistent = _inconsistent_pairs(labels) if opinions.kind == "pairwise" else set()
     said, truth, ties, diffs, longer, gold_longer, first = [], [], 0, [], [], [], []
@@ -120,7 +118,7 @@ def evaluate_labeler(
         "n": len(said),
         "accuracy": round(float(correct.mean()), 4) if len(said) else None,
         "ci95": bootstrap_ci(correct, seed),
-        "kappa": _kappa(cohen_kappa_score, said, truth),
+        "kappa": _kappa(said, truth),
         "ties": ties,
         "inconsistent": seen_inconsistent,
         "length_bias": round(float(np.mean(longer)), 4) if longer else None,
@@ -132,10 +130,12 @@ def evaluate_labeler(
     return result
 
 
-def _kappa(score: Any, said: list[int], truth: list[int]) -> float | None:
+def _kappa(said: list[int], truth: list[int]) -> float | None:
+    from sklearn.metrics import cohen_kappa_score
+
     if len(said) < 2 or len(set(said) | set(truth)) < 2:
         return None
-    value = score(said, truth)
+    value = cohen_kappa_score(said, truth)
     return None if np.isnan(value) else round(float(value), 4)
 
 
@@ -158,12 +158,7 @@ def evaluate_labelers(
     if not truth:
         raise UserError(f"--gold {gold}: no decided pairs (its labels are all ties or errors)")
     names = labelers or _pairable_labelers(store, exclude=gold_name)
-    lengths = dict(
-        store.scan("candidates")
-        .select("candidate_id", pl.col("content").str.len_chars())
-        .collect()
-        .iter_rows()
-    )
+    lengths = candidate_lengths(store)
     groups = _groups(store, truth, by) if by else {None: truth}
     report: dict[str, Any] = {"gold": gold, "gold_pairs": len(truth), "labelers": {}}
     if by:

@@ -94,6 +94,12 @@ def texts_by_ids(store: Store, prompt_ids: set[str], candidate_ids: set[str]) ->
     return dict(prompt_rows), {cid: (content, extra) for cid, content, extra in candidate_rows}
 
 
+def candidate_lengths(store: Store) -> dict[str, int]:
+    """{candidate id: length of its answer in characters}: what length-bias figures compare."""
+    lengths = store.scan("candidates").select("candidate_id", pl.col("content").str.len_chars())
+    return dict(lengths.collect().iter_rows())
+
+
 def candidates_of_origins(store: Store, origins: list[str]) -> set[str]:
     """Ids of the candidates whose origin starts with one of `origins`."""
     matches = starts_with_any("origin", origins)
