@@ -226,7 +226,9 @@ def _groups(store: Store, truth: dict, field: str) -> dict[Any, dict]:
     prompts = store.scan("prompts").select("prompt_id", "source", "metadata").collect()
     value = {}
     for prompt_id, source, metadata in prompts.iter_rows():
-        value[prompt_id] = source if field == "source" else (load_json(metadata) or {}).get(field)
+        value[prompt_id] = (
+            source if field in ("source", "origin") else (load_json(metadata) or {}).get(field)
+        )
     groups: dict[Any, dict] = defaultdict(dict)
     for key, verdict in truth.items():
         groups[value.get(key[0])][key] = verdict

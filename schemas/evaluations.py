@@ -63,7 +63,8 @@ class LabelerEvalConfig(StrictModel):
         "compares candidates). LABELER:ASPECT for one aspect of a rubric judge.",
     )
     by: str | None = Field(
-        default=None, description="Split by a prompt field: source, or a metadata key."
+        default=None,
+        description="Split by a prompt field: source (or origin), or a metadata key (category).",
     )
     seed: int = Field(default=0, description="Seed of the bootstrap intervals.")
 

@@ -127,6 +127,9 @@ def test_by_splits_the_figures_by_a_prompt_field(hh_datasets):
     groups = report["labelers"]["rm-helpful"]["groups"]
     assert set(groups) == {"hh-rlhf:harmless-base-test"}
     assert groups["hh-rlhf:harmless-base-test"]["n"] == report["labelers"]["rm-helpful"]["n"]
+    by_origin = run_json("eval", "labelers", "--store", str(hh_datasets.root), "--gold",
+                         "human:hh-rlhf", "--labelers", "rm-helpful", "--by", "origin")  # fmt: skip
+    assert by_origin["labelers"]["rm-helpful"]["groups"] == groups
 
 
 def test_a_rewardbench_file_is_the_gold_with_subsets_and_sections(tmp_path):
