@@ -12,6 +12,7 @@ import typer
 
 from prefsmith import __version__
 from prefsmith.cli.annotate import annotate_app
+from prefsmith.cli.batches import batches_app
 from prefsmith.cli.build import build_app, export, prompt
 from prefsmith.cli.check import check_app
 from prefsmith.cli.common import (
@@ -45,6 +46,7 @@ app.add_typer(annotate_app, name="annotate")
 app.add_typer(eval_app, name="eval")
 app.add_typer(prefect_app, name="prefect")
 app.add_typer(check_app, name="check")
+app.add_typer(batches_app, name="batches")
 app.command()(label)
 app.command()(generate)
 app.command()(prompt)
@@ -88,6 +90,13 @@ def run(
         ),
     ] = None,
     json_: JsonOption = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Print the paid stages' requests, tokens and cost range; send nothing.",
+        ),
+    ] = False,
 ) -> None:
     """Run every stage of a run config as one Prefect flow; reruns skip finished work."""
     from prefsmith.cli.runner import run_flow
@@ -95,7 +104,19 @@ def run(
     from prefsmith.flows.pipeline import check_run
     from prefsmith.schemas.run_config import load_run_config
 
-    check_run(load_run_config(config, store))  # fail in a second, before Prefect starts
+    loaded = load_run_config(config, store)
+    check_run(loaded)  # fail in a second, before Prefect starts
+    if dry_run:
+        from prefsmith.flows.pipeline import plan_run
+
+        plan = plan_run(loaded)
+        if json_:
+            emit(plan, True, "")
+            return
+        for stage in plan.pop("stages"):
+            emit(stage, False, f"{stage['stage']} --dry-run")
+        emit(plan, False, f"run {config} --dry-run: nothing sent")
+        return
     summary = run_flow("prefsmith.flows.pipeline:pipeline", config=config, store=store)
     if json_:
         emit(summary, True, "")

@@ -21,7 +21,13 @@ from prefsmith.schemas.run_config import GenerateConfig, LabelConfig
 # Labeler options common enough to be flags of their own; the rest go through --option.
 LABELER_FLAGS = (
     "name", "model", "endpoint", "mode", "questions", "preset", "batch_size", "max_length",
-    "device", "dtype", "max_concurrency",
+    "device", "dtype", "max_concurrency", "batch", "pricing",
+)  # fmt: skip
+DRY_RUN = inspect.Parameter(
+    "dry_run", inspect.Parameter.KEYWORD_ONLY, default=False,
+    annotation=Annotated[bool, typer.Option(
+        "--dry-run", help="Print the requests, tokens and cost range the run would send, "
+        "after what the store holds; send nothing.")],
 )  # fmt: skip
 
 
@@ -55,7 +61,7 @@ def _label_parameters() -> list[inspect.Parameter]:
             "--options", help="A YAML file of the labeler's options.")],
     )  # fmt: skip
     common = common_parameters(store=True, json_=True)
-    return [labeler, *labeler_flag_parameters(), option, options, *flags, *common]
+    return [labeler, *labeler_flag_parameters(), option, options, *flags, DRY_RUN, *common]
 
 
 def labeler_options(
@@ -79,6 +85,7 @@ def label(
     json_: bool,
     option: list[str] | None,
     options_path: str | None,
+    dry_run: bool,
     **values: Any,
 ) -> None:
     """Label the store's candidates; items already labeled with the same fingerprint are skipped."""
@@ -90,22 +97,50 @@ def label(
     settings = validate_options(LabelConfig, {"labeler": labeler, **values})
     settings["options"] = labeler_options(flags, option, options_path)
     require_store(store)
-    build_labeler(labeler, settings["options"])  # every mistake in one line, before Prefect
+    # every mistake in one line, before Prefect
+    instance = build_labeler(labeler, settings["options"])
+    if settings.get("max_cost") is not None:
+        instance.use_budget(settings["max_cost"])  # a price for the model, before any work
+    if dry_run:
+        from prefsmith.labelers.dry_run import plan_labeling
+        from prefsmith.store import Store
+
+        config = LabelConfig.model_validate(settings)
+        plan = plan_labeling(
+            Store(store),
+            instance,
+            limit=config.limit,
+            origins=config.origins,
+            retry_errors=config.retry_errors,
+        )
+        emit(plan, json_, f"label {instance.name} --dry-run ({store}): nothing sent")
+        return
     check_scale_out(settings.get("shards", 1), settings.get("task_runner"))
     summary = run_flow("prefsmith.flows.label:label", store=store, config=settings)
     emit(summary, json_, f"label {summary['labeler']} -> {store}")
 
 
-@with_parameters(option_parameters(GenerateConfig) + common_parameters(store=True, json_=True))
+@with_parameters(
+    [*option_parameters(GenerateConfig), DRY_RUN, *common_parameters(store=True, json_=True)]
+)
 @user_errors
-def generate(store: str, json_: bool, **values: Any) -> None:
+def generate(store: str, json_: bool, dry_run: bool, **values: Any) -> None:
     """Generate candidates for the store's prompts; multi-turn prompts are answered turn by turn."""
     from prefsmith.cli.runner import run_flow
+    from prefsmith.labelers.budget import Budget
     from prefsmith.labelers.endpoints import check_endpoint
 
     settings = validate_options(GenerateConfig, values)
     require_store(store)
     config = GenerateConfig.model_validate(settings)
     check_endpoint(config.endpoint, config.model)
+    if config.max_cost is not None:  # a price for the model, before any work
+        Budget.for_endpoint(0.0, config.endpoint, config.model, config.pricing, config.batch)
+    if dry_run:
+        from prefsmith.flows.generate import plan_generate
+        from prefsmith.store import Store
+
+        emit(plan_generate(Store(store), config), json_, f"generate --dry-run ({store})")
+        return
     summary = run_flow("prefsmith.flows.generate:generate", store=store, config=settings)
     emit(summary, json_, f"generate -> {store}")

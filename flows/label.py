@@ -26,8 +26,9 @@ from prefect.futures import wait
 
 from prefsmith.labelers.base import Labeler
 from prefsmith.labelers.registry import build_labeler
+from prefsmith.labelers.run_limits import model_limit, transient_reason
 from prefsmith.labelers.run_summary import merge_summaries
-from prefsmith.labelers.runner import model_limit, run_labeler, transient_reason
+from prefsmith.labelers.runner import run_labeler
 from prefsmith.runtime.progress import progress_bar
 from prefsmith.runtime.task_runners import check_scale_out, limit_slot, worker_api
 from prefsmith.runtime.task_runners import task_runner as make_task_runner
@@ -65,10 +66,22 @@ def label_items(
     shards: int = 1,
     origins: list[str] | None = None,
     retry_errors: list[str] | None = None,
+    max_cost: float | None = None,
 ) -> dict[str, Any]:
-    """Label shard `shard` of `shards` (at most `limit` items of it)."""
+    """Label shard `shard` of `shards` (at most `limit` items of it, spending at most
+    `max_cost`)."""
     instance = build_labeler(labeler, options)
-    common = {"limit": limit, "origins": origins, "retry_errors": retry_errors or ()}
+    # What `prefsmith batches collect` runs again to write a Batch API run's labels.
+    instance.job = {
+        "command": "label",
+        "config": {"labeler": labeler, "options": options, "origins": origins, "limit": limit},
+    }
+    common = {
+        "limit": limit,
+        "origins": origins,
+        "retry_errors": retry_errors or (),
+        "max_cost": max_cost,
+    }
     if shards > 1:  # one progress display per terminal: shards report in the flow's logs
         return run_labeler(
             Store(store), instance, shard=(shard, shards), while_loaded=model_slot, **common
@@ -103,12 +116,18 @@ def label(store: str, config: LabelConfig) -> dict[str, Any]:
     config = LabelConfig.model_validate(config)
     labeler, options, limit = config.labeler, dict(config.options), config.limit
     shards, task_runner, origins = config.shards, config.task_runner, config.origins
-    retry_errors = config.retry_errors
+    retry_errors, max_cost = config.retry_errors, config.max_cost
     build_labeler(labeler, options)  # options checked before any work
     spec = check_scale_out(shards, task_runner)
     if spec.kind == "threads" and shards == 1:
         return label_items(
-            store, labeler, options, limit, origins=origins, retry_errors=retry_errors
+            store,
+            labeler,
+            options,
+            limit,
+            origins=origins,
+            retry_errors=retry_errors,
+            max_cost=max_cost,
         )
     started = time.perf_counter()
     runner = make_task_runner(task_runner)
@@ -124,6 +143,7 @@ def label(store: str, config: LabelConfig) -> dict[str, Any]:
                 "shards": unmapped(shards),
                 "origins": unmapped(origins),
                 "retry_errors": unmapped(retry_errors),
+                "max_cost": unmapped(None if max_cost is None else max_cost / shards),
             },
         )
         wait(futures)  # every shard finishes its work before a failed one stops the run

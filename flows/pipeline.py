@@ -51,6 +51,7 @@ def check_run(config: RunConfig) -> None:
         else:
             build_labeler(entry.labeler, entry.options)
         check_scale_out(entry.shards, entry.task_runner)
+    _check_prices(config)
     if config.self_reward:
         if config.self_reward.policy:
             check_weights(config.self_reward.policy)
@@ -69,6 +70,24 @@ def check_run(config: RunConfig) -> None:
             )
 
 
+def _check_prices(config: RunConfig) -> None:
+    """A budget needs a price for every paid stage it covers: an unlisted model is named now."""
+    from prefsmith.labelers.budget import Budget
+
+    paid = []
+    if config.generate and (config.max_cost is not None or config.generate.max_cost is not None):
+        paid.append(("generate", config.generate.model_dump()))
+    for entry in config.label:
+        if _is_paid(entry.labeler) and (config.max_cost is not None or entry.max_cost is not None):
+            paid.append((f"label {entry.labeler}", options_of(entry.labeler, entry.options)))
+    for stage, o in paid:
+        o = o if isinstance(o, dict) else o.model_dump()
+        try:
+            Budget.for_endpoint(0.0, o["endpoint"], o.get("model"), o.get("pricing"), False)
+        except UserError as error:
+            raise UserError(f"{stage}: {error}") from None
+
+
 def _log(stage: str, summary: dict[str, Any]) -> dict[str, Any]:
     summary = {"stage": stage, **summary}
     shown = {
@@ -80,22 +99,47 @@ def _log(stage: str, summary: dict[str, Any]) -> dict[str, Any]:
     return summary
 
 
-def _ingest(run: RunConfig) -> list[dict[str, Any]]:
+class RunBudget:
+    """The run-wide `max_cost`: each paid stage may spend what is left of it (or its own
+    `max_cost`, if lower); a stage stopped by a budget stops the run."""
+
+    def __init__(self, max_usd: float | None) -> None:
+        self.max_usd, self.spent, self.stopped = max_usd, 0.0, False
+
+    def cap(self, own: float | None) -> float | None:
+        if self.max_usd is None:
+            return own
+        left = max(self.max_usd - self.spent, 0.0)
+        return left if own is None else min(own, left)
+
+    def record(self, summary: dict[str, Any]) -> dict[str, Any]:
+        self.spent += summary.get("spent_usd", summary.get("cost_usd")) or 0.0
+        if summary.get("stopped") == "budget":
+            self.stopped = True
+        return summary
+
+
+def _ingest(run: RunConfig, spend: RunBudget) -> list[dict[str, Any]]:
     store = run.store
     stages = [_log("ingest", ingest_hh_rlhf(store=store, config=hh)) for hh in run.ingest.hh_rlhf]
     stages += [_log("ingest", ingest_prompts(store=store, config=p)) for p in run.ingest.prompts]
     if run.generate:
-        stages.append(_log("generate", generate(store=store, config=run.generate)))
+        config = run.generate.model_copy(update={"max_cost": spend.cap(run.generate.max_cost)})
+        stages.append(spend.record(_log("generate", generate(store=store, config=config))))
     return stages
 
 
-def _label(run: RunConfig) -> list[dict[str, Any]]:
+def _label(run: RunConfig, spend: RunBudget) -> list[dict[str, Any]]:
     store, stages = run.store, []
     for rm in run.reward_models:
         stages.append(_log("build", build(store, "preference", rm.build())))
         stages.append(_log("reward model", launch_training(store, rm.train(store))))
     for entry in run.label:
-        stages.append(_log("label", label(store=store, config=entry)))
+        if spend.stopped:
+            return stages
+        if _is_paid(entry.labeler):
+            entry = entry.model_copy(update={"max_cost": spend.cap(entry.max_cost)})
+        stages.append(spend.record(_log("label", label(store=store, config=entry))))
     if run.annotate and run.annotate.push:
         stages.append(_log("annotate", annotate_push(store=store, config=run.annotate.push)))
     for project in run.annotate.pull if run.annotate else []:
@@ -103,6 +147,14 @@ def _label(run: RunConfig) -> list[dict[str, Any]]:
     for entry in run.eval_labelers:
         stages.append(_log("eval labelers", _eval_labelers(store, entry)))
     return stages
+
+
+def _is_paid(labeler: str) -> bool:
+    """Whether the labeler calls an endpoint that may charge (and so takes a budget)."""
+    from prefsmith.labelers.chat_labeler import ChatLabeler
+    from prefsmith.labelers.registry import REGISTRY
+
+    return labeler in REGISTRY and issubclass(REGISTRY[labeler], ChatLabeler)
 
 
 def _eval_labelers(store: str, entry: Any) -> dict[str, Any]:
@@ -146,10 +198,50 @@ def run_costs(stages: list[dict[str, Any]]) -> dict[str, Any]:
         if stage.get("labeler") and stage["cost_usd"] is not None:
             by_labeler[stage["labeler"]] = by_labeler.get(stage["labeler"], 0) + stage["cost_usd"]
     costs = {
-        "cost_usd": round(sum(s["cost_usd"] or 0 for s in priced), 6),
+        "cost_usd": round(sum(s["cost_usd"] or 0 for s in priced), 9),
         "cost_usd_by_labeler": by_labeler,
     }
     return {**costs, "cost_unknown": unknown} if unknown else costs
+
+
+TOTALS = ("requests", "input_tokens", "max_output_tokens", "cost_usd_min", "cost_usd_max")
+
+
+def plan_run(run: RunConfig) -> dict[str, Any]:
+    """`prefsmith run CONFIG --dry-run`: the plan of every paid stage (generate, judge and
+    critic entries) and their sum, counted against what the store holds now. Nothing is sent
+    and nothing is written."""
+    from prefsmith.flows.generate import plan_generate
+    from prefsmith.labelers.dry_run import plan_labeling
+
+    store = Store(run.store)
+    stages = []
+    if run.generate:
+        stages.append({"stage": "generate", **plan_generate(store, run.generate)})
+    for entry in run.label:
+        if _is_paid(entry.labeler):
+            labeler = build_labeler(entry.labeler, entry.options)
+            plan = plan_labeling(
+                store,
+                labeler,
+                limit=entry.limit,
+                origins=entry.origins,
+                retry_errors=entry.retry_errors,
+            )
+            stages.append({"stage": "label", **plan})
+    totals: dict[str, Any] = {}
+    for key in TOTALS:
+        values = [stage[key] for stage in stages]
+        totals[key] = None if None in values else round(sum(values), 9)
+    return {
+        "command": "run",
+        "dry_run": True,
+        **totals,
+        "max_cost": run.max_cost,
+        "stages": stages,
+        "note": "counted against what the store holds now; stages that an earlier stage of "
+        "this run feeds will have more to do",
+    }
 
 
 @flow(name="pipeline")
@@ -161,11 +253,19 @@ def pipeline(config: str, store: str | None = None) -> dict[str, Any]:
     started = time.perf_counter()
     run = load_run_config(config, store)
     check_run(run)
-    stages = _ingest(run) + _label(run) + _build_and_train(run)
+    spend = RunBudget(run.max_cost)
+    stages = _ingest(run, spend)
+    if not spend.stopped:
+        stages += _label(run, spend)
+    if not spend.stopped:
+        stages += _build_and_train(run)
+    else:
+        get_run_logger().warning("the run stopped at its budget: rerun with a larger one to go on")
     summary: dict[str, Any] = {
         "command": "run",
         "config": config,
         "store": run.store,
+        **({"stopped": "budget"} if spend.stopped else {}),
         "stages": stages,
         "datasets": [str(Path(run.store) / "datasets" / name) for name in run.datasets()],
         **run_costs(stages),

@@ -25,7 +25,7 @@ from prefsmith.schemas.records import Label
 
 TRANSIENT_ERRORS = (
     "out_of_memory", "timeout", "connection_error", "rate_limited", "server_error",
-    "bad_response", "labeler_error",
+    "bad_response", "labeler_error", "budget", "batch_pending",
 )  # fmt: skip
 
 
@@ -94,6 +94,13 @@ class Labeler(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release what `load` started (a server); called when the run ends, even on error."""
+
+    def use_budget(self, max_usd: float) -> Any:
+        """Cap what this run may spend (`--max-cost`); only labelers that call a paid
+        endpoint take one. Returns the `Budget`."""
+        from prefsmith.schemas.errors import UserError
+
+        raise UserError(f"--max-cost: the {self.key} labeler calls no paid endpoint")
 
     def summary(self, labels: list[Label]) -> dict[str, Any]:
         """Figures of this run's labels to add to the run summary (e.g. a judge's consistency)."""

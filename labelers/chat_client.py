@@ -60,6 +60,7 @@ class ChatClient:
         self.request_limit = RateLimit(requests_per_minute) if requests_per_minute else None
         self.token_limit = RateLimit(tokens_per_minute) if tokens_per_minute else None
         self.requests = 0  # every HTTP attempt, retries included
+        self.budget: Any = None  # a labelers.budget.Budget: checked before every round
 
     async def _wait_for_quota(self, messages: list[dict], sampling: dict) -> None:
         wait = self.request_limit.reserve() if self.request_limit else 0.0
@@ -133,8 +134,14 @@ class ChatClient:
             return await asyncio.gather(*(self._one(client, gate, m, s) for m, s in requests))
 
     def chat_many(self, requests: Sequence[tuple[list[dict], dict]]) -> list[ChatResult]:
-        """One result per (messages, sampling) request, in order; never raises for a request."""
-        return asyncio.run(self._many(requests))
+        """One result per (messages, sampling) request, in order; never raises for a request.
+        With a budget, raises BudgetReached before sending a round that could exceed it."""
+        if self.budget is not None:
+            self.budget.admit(requests)
+        results = asyncio.run(self._many(requests))
+        if self.budget is not None:
+            self.budget.charge(r.usage for r in results)
+        return results
 
 
 def completion_result(reply: Any) -> ChatResult | None:

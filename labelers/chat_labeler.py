@@ -10,8 +10,10 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field
 
 from prefsmith.labelers.base import Labeler, LabelerOptions
+from prefsmith.labelers.budget import Budget, BudgetReached
 from prefsmith.labelers.chat_client import ChatClient, ChatResult
 from prefsmith.labelers.endpoints import (
+    check_batch_endpoint,
     check_endpoint,
     endpoint_model,
     is_transformers_endpoint,
@@ -38,6 +40,11 @@ class ChatLabelerOptions(LabelerOptions):
     pricing: str | None = Field(
         default=None, description="Pricing table (YAML) for cost_usd (default: bundled)."
     )
+    batch: bool = Field(
+        default=False,
+        description="Send through the endpoint's Batch API (/v1/batches): half price, "
+        "results within 24 h, collected by the next run or `prefsmith batches collect`.",
+    )
 
 
 class ChatLabeler(Labeler):
@@ -51,6 +58,15 @@ class ChatLabeler(Labeler):
         self.endpoint_model = endpoint_model(options.endpoint, options.model)
         self.opened = contextlib.ExitStack()
         self.client: ChatClient | None = None
+        self.budget: Budget | None = None
+        self.store_root: str | None = None
+        self.job: dict[str, Any] = {}  # how to run this labeling again (batch collection)
+        self.batch_client: Any = None
+        if options.batch:
+            check_batch_endpoint(options.endpoint)
+
+    def prepare(self, store: Any) -> None:
+        self.store_root = str(store.root)
 
     @property
     def structured(self) -> bool:
@@ -71,12 +87,27 @@ class ChatLabeler(Labeler):
         usages = [u for label in labels for u in usage_of(label.details)]
         if self.options.endpoint == "local" or is_transformers_endpoint(self.options.endpoint):
             return 0.0
-        return cost_usd(price_of(load_pricing(self.options.pricing), self.options.model), usages)
+        price = price_of(load_pricing(self.options.pricing), self.options.model)
+        return cost_usd(price, usages, batch=self.options.batch)
+
+    def use_budget(self, max_usd: float) -> Budget:
+        o = self.options
+        self.budget = Budget.for_endpoint(max_usd, o.endpoint, o.model, o.pricing, batch=o.batch)
+        return self.budget
 
     def load(self) -> None:
         if self.client is not None:
             return
         o = self.options
+        if o.batch:
+            from prefsmith.labelers.batch_client import BatchClient
+
+            self.client = self.batch_client = BatchClient(
+                self.store_root, o.endpoint, o.model, job=self.job
+            )
+            self.client.budget = self.budget
+            self.opened.callback(self.batch_client.close)  # submits what was queued
+            return
         self.client = self.opened.enter_context(
             open_endpoint(
                 o.endpoint,
@@ -87,10 +118,14 @@ class ChatLabeler(Labeler):
                 tokens_per_minute=o.tokens_per_minute,
             )
         )
+        self.client.budget = self.budget
 
     def close(self) -> None:
-        self.opened.close()  # stops a local server
+        self.opened.close()  # stops a local server, submits a batch
         self.client = None
+
+    def batch_summary(self) -> dict[str, Any]:
+        return {"batch": self.batch_client.summary()} if self.batch_client else {}
 
     def ask(
         self,
@@ -105,9 +140,12 @@ class ChatLabeler(Labeler):
             again = [i for i, r in enumerate(results) if r.error is None and parsed[i] is None]
             if not again:
                 break
-            retry = self.client.chat_many(
-                [(prompts[i], {**sampling, "temperature": 0.0}) for i in again]
-            )
+            try:
+                retry = self.client.chat_many(
+                    [(prompts[i], {**sampling, "temperature": 0.0}) for i in again]
+                )
+            except BudgetReached as reached:  # left for a run with a larger budget
+                retry = [ChatResult(None, error=f"budget: {reached}") for _ in again]
             for i, result in zip(again, retry, strict=True):
                 results[i], parsed[i] = result, parse(result.text) if result.error is None else None
         return list(zip(parsed, results, strict=True))

@@ -78,6 +78,7 @@ class CriticLabeler(ChatLabeler):
 
     def prepare(self, store: Any) -> None:
         """Read the scores the critic is shown (`--with-label`)."""
+        super().prepare(store)
         if self.options.with_label is None:
             return
         from prefsmith.store import labels_of

@@ -47,6 +47,15 @@ def check_endpoint(endpoint: str, model: str | None) -> None:
         raise UserError("--model is required with a remote --endpoint")
 
 
+def check_batch_endpoint(endpoint: str) -> None:
+    """`--batch` needs a server with the Batch API: a URL, not the local or in-process model."""
+    if not endpoint.startswith(("http://", "https://")):
+        raise UserError(
+            f"--batch needs an endpoint with the Batch API (/v1/batches, as OpenAI's), "
+            f"not {endpoint}"
+        )
+
+
 def endpoint_model(endpoint: str, model: str | None) -> str:
     """What identifies the model answering at `endpoint` (for fingerprints and origins):
     the weights' `name@hash` for transformers endpoints, else the model name."""

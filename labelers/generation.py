@@ -11,6 +11,7 @@ anything with `ChatClient`'s `chat_many`/`model`/`requests` (a server, or a
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -18,7 +19,8 @@ from typing import Any
 
 import polars as pl
 
-from prefsmith.labelers.chat_client import ChatClient
+from prefsmith.labelers.budget import Budget, BudgetReached, RequestPlan, output_ceiling
+from prefsmith.labelers.chat_client import ChatClient, ChatResult
 from prefsmith.schemas.batching import batched
 from prefsmith.schemas.errors import UserError
 from prefsmith.schemas.records import Candidate, load_json, to_table
@@ -53,35 +55,22 @@ def generate_candidates(
         )
     started = time.perf_counter()
     origin = origin_of(client.model, sampling)
-    prompts = store.scan("prompts")
-    if sources:
-        prompts = prompts.filter(starts_with_any("source", list(sources)))
-    prompts = prompts.select("prompt_id", "messages", "followups").collect().rows()
-    made = (
-        store.scan("candidates")
-        .filter(pl.col("origin") == origin)
-        .select("prompt_id", "metadata")
-        .collect()
-        .rows()
+    prompts, work, cached = missing_samples(
+        store, origin, n=n, sources=sources, first_turn_only=first_turn_only, limit=limit
     )
-    have: dict[str, set[int]] = {}
-    for prompt_id, metadata in made:
-        have.setdefault(prompt_id, set()).add((load_json(metadata) or {}).get("sample", 0))
-    work = [
-        (pid, msgs, [] if first_turn_only else follow, i)
-        for pid, msgs, follow in prompts
-        for i in range(n)
-        if i not in have.get(pid, set())
-    ]
-    cached = len(prompts) * n - len(work)
-    if limit is not None:
-        work = work[:limit]
-    added, errors, done, usage = 0, Counter(), 0, Counter()
+    added, errors, done, usage, stopped = 0, Counter(), 0, Counter(), None
+    budget = getattr(client, "budget", None)
     for chunk in batched(work, PROMPTS_PER_WRITE):
         candidates = []
-        for (prompt_id, _messages, followups, index), turns in zip(
-            chunk, _answer(client, chunk, sampling), strict=True
-        ):
+        try:
+            if budget is not None:  # every turn of the chunk, answers at their ceiling
+                budget.admit_cost(_chunk_worst_case(budget, chunk, sampling))
+            answered = _answer(client, chunk, sampling)
+        except BudgetReached as reached:
+            stopped = "budget"
+            logging.getLogger("prefsmith").warning("generate: stopped by the budget: %s", reached)
+            break
+        for (prompt_id, _messages, followups, index), turns in zip(chunk, answered, strict=True):
             if isinstance(turns, str):
                 errors[turns.split(":", 1)[0]] += 1
                 continue
@@ -118,8 +107,77 @@ def generate_candidates(
         "errors_by_reason": dict(errors.most_common()),
         "requests": client.requests,
         "usage": {k: usage[k] for k in ("prompt_tokens", "completion_tokens") if k in usage},
+        **(budget.summary() if budget is not None else {}),
+        **({"stopped": stopped} if stopped else {}),
         "seconds": round(seconds, 3),
     }
+
+
+def missing_samples(
+    store: Store,
+    origin: str,
+    *,
+    n: int,
+    sources: Sequence[str] | None = None,
+    first_turn_only: bool = False,
+    limit: int | None = None,
+) -> tuple[list[tuple], list[tuple], int]:
+    """(prompts, the samples to generate as (prompt_id, messages, followups, sample index),
+    how many this generator has already made)."""
+    prompts = store.scan("prompts")
+    if sources:
+        prompts = prompts.filter(starts_with_any("source", list(sources)))
+    prompts = prompts.select("prompt_id", "messages", "followups").collect().rows()
+    made = (
+        store.scan("candidates")
+        .filter(pl.col("origin") == origin)
+        .select("prompt_id", "metadata")
+        .collect()
+        .rows()
+    )
+    have: dict[str, set[int]] = {}
+    for prompt_id, metadata in made:
+        have.setdefault(prompt_id, set()).add((load_json(metadata) or {}).get("sample", 0))
+    work = [
+        (pid, msgs, [] if first_turn_only else follow, i)
+        for pid, msgs, follow in prompts
+        for i in range(n)
+        if i not in have.get(pid, set())
+    ]
+    cached = len(prompts) * n - len(work)
+    return prompts, (work if limit is None else work[:limit]), cached
+
+
+def turn_requests(messages: list[dict], followups: Sequence[str]) -> list[tuple[list[dict], int]]:
+    """Each turn's request as far as it is known before answering: (the conversation with
+    earlier answers left empty, how many earlier answers it holds)."""
+    conversation, turns = list(messages), []
+    for turn in range(len(followups) + 1):
+        turns.append((list(conversation), turn))
+        if turn < len(followups):
+            conversation += [
+                {"role": "assistant", "content": ""},
+                {"role": "user", "content": followups[turn]},
+            ]
+    return turns
+
+
+def plan_generation(plan: RequestPlan, work: Sequence[tuple], sampling: dict[str, Any]) -> None:
+    """Add every turn of every sample in `work` to the dry run's plan."""
+    for _, messages, followups, _ in work:
+        for conversation, earlier in turn_requests(messages, followups):
+            plan.add(conversation, sampling, earlier)
+
+
+def _chunk_worst_case(budget: Budget, chunk: Sequence[tuple], sampling: dict[str, Any]) -> float:
+    ceiling = output_ceiling(sampling)
+    prompt = output = 0
+    for _, messages, followups, _ in chunk:
+        for conversation, earlier in turn_requests(messages, followups):
+            if budget.counter is not None:
+                prompt += budget.counter.count(conversation) + earlier * ceiling
+            output += ceiling
+    return budget.priced(prompt, output) if budget.counter is not None else 0.0
 
 
 def _answer(
@@ -146,7 +204,15 @@ def _answer(
                     seed + chunk[i][3]
                 )  # each sample its own seed: reproducible, distinct
             requests.append((conversations[i], settings))
-        for i, result in zip(active, client.chat_many(requests), strict=True):
+        try:
+            results = client.chat_many(requests)
+        except BudgetReached as reached:
+            if turn == 0:
+                raise
+            # Later turns' prompts were counted before the answers existed; should the server
+            # count more, those samples are left for the next run rather than overspend.
+            results = [ChatResult(None, error=f"budget: {reached}") for _ in requests]
+        for i, result in zip(active, results, strict=True):
             if result.error is not None:
                 answers[i] = result.error  # nothing is stored for it: the next run asks again
                 continue

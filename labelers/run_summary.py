@@ -23,6 +23,9 @@ def merge_summaries(summaries: list[dict[str, Any]], seconds: float) -> dict[str
     merged["errors_by_reason"] = dict(reasons.most_common())
     for key in dict.fromkeys(k for summary in summaries for k in summary if k not in _RUN_KEYS):
         merged[key] = _merge_figure([(s.get(key), s["labeled"]) for s in summaries])
+    for key in _DOLLARS & set(merged):  # spending adds up; one unknown cost makes it unknown
+        values = [summary.get(key) for summary in summaries]
+        merged[key] = None if None in values else round(sum(values), 9)
     done = merged["labeled"] + merged["errors"]
     merged["seconds"] = round(seconds, 3)
     merged["items_per_s"] = round(done / seconds, 2) if done and seconds else None
@@ -31,6 +34,7 @@ def merge_summaries(summaries: list[dict[str, Any]], seconds: float) -> dict[str
 
 _RUN_KEYS = {"command", "labeler", "fingerprint", "items", "labeled", "cached", "errors"}
 _RUN_KEYS |= {"errors_by_reason", "seconds", "items_per_s"}
+_DOLLARS = {"cost_usd", "budget_usd", "spent_usd"}
 
 
 def _merge_figure(values: list[tuple[Any, int]]) -> Any:

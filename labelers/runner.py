@@ -10,20 +10,21 @@ from __future__ import annotations
 
 import itertools
 import logging
-import re
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
-from urllib.parse import urlsplit
 
 from prefsmith.labelers.base import Item, Labeler, is_transient
+from prefsmith.labelers.budget import BudgetReached
 from prefsmith.schemas.batching import batched
 from prefsmith.schemas.errors import UserError
 from prefsmith.schemas.records import Label, load_json, to_table
 from prefsmith.schemas.secrets import scrub
 from prefsmith.store import Store, starts_with_any
+
+_log = logging.getLogger("prefsmith")
 
 
 def store_items(store: Store, unit: str, origins: Sequence[str] | None = None) -> list[Item]:
@@ -78,6 +79,7 @@ def run_labeler(
     origins: Sequence[str] | None = None,
     while_loaded: Callable[[Labeler], AbstractContextManager[Any]] | None = None,
     retry_errors: Sequence[str] = (),
+    max_cost: float | None = None,
 ) -> dict[str, Any]:
     """Label what the store lacks for this labeler's fingerprint; returns the summary.
 
@@ -86,7 +88,8 @@ def run_labeler(
     with one of these prefixes. `while_loaded(labeler)` is entered around loading
     and labeling (a concurrency slot), only when there is something to label.
     `retry_errors` asks again for items whose stored label is a final error with one of
-    these reasons (`all`: any), replacing those labels.
+    these reasons (`all`: any), replacing those labels. `max_cost`: stop before a batch
+    whose worst case would take this run's spending past it (`"stopped": "budget"`).
 
     A run holds the store's lease on (labeler, fingerprint, shard): an overlapping run of the
     same labeler waits for it, then labels only what is still missing, so nothing is
@@ -96,6 +99,8 @@ def run_labeler(
     labeler.prepare(store)  # a labeler that reads the store (a panel's fit) is ready to key
     index, count = shard or (0, 1)
     lease = f"{labeler.name}-{labeler.fingerprint()}-{index}of{count}"
+    if max_cost is not None:
+        labeler.use_budget(max_cost)
     with store.lease(lease, on_wait=lambda: _waiting(labeler.name)):
         return _run_holding_lease(
             store, labeler, started, limit, on_progress, shard, origins, while_loaded, retry_errors
@@ -110,9 +115,17 @@ def _waiting(name: str) -> None:
     )
 
 
-def _run_holding_lease(
-    store, labeler, started, limit, on_progress, shard, origins, while_loaded, retry_errors
-) -> dict[str, Any]:
+def pending_items(
+    store: Store,
+    labeler: Labeler,
+    *,
+    limit: int | None = None,
+    shard: tuple[int, int] | None = None,
+    origins: Sequence[str] | None = None,
+    retry_errors: Sequence[str] = (),
+) -> tuple[list[Item], list[Item], set[str], int]:
+    """(every item, the items to label in the order they are labeled, the label ids asked
+    again, how many items are labeled already): what the store lacks for this fingerprint."""
     items = store_items(store, labeler.unit, origins)
     stored = store.keys("labels")
     keyed = [(item, labeler.label_id(item)) for item in items]
@@ -131,17 +144,28 @@ def _run_holding_lease(
             sum(map(len, item.contents)) + sum(len(m["content"]) for m in item.messages)
         )
     )
-    labeled, errors, done, made = 0, Counter(), 0, []
+    return items, pending, again, cached
+
+
+def _run_holding_lease(
+    store, labeler, started, limit, on_progress, shard, origins, while_loaded, retry_errors
+) -> dict[str, Any]:
+    items, pending, again, cached = pending_items(
+        store, labeler, limit=limit, shard=shard, origins=origins, retry_errors=retry_errors
+    )
+    labeled, errors, done, made, stopped = 0, Counter(), 0, [], None
     with while_loaded(labeler) if pending and while_loaded else nullcontext():
         try:
             if pending:
                 labeler.load()
-            labeled, done = _label_pending(
+            labeled, done, stopped = _label_pending(
                 labeler, store, pending, errors, made, on_progress, replace=again
             )
         finally:
             labeler.close()
     seconds = time.perf_counter() - started
+    budget = getattr(labeler, "budget", None)
+    pending_in_batches = errors.pop("batch_pending", 0)  # answered by a later run
     # A judge's verdicts that disagree across orders, or a tie, are verdicts, not failures.
     verdicts: dict[str, int] = {}
     if getattr(labeler, "kind", None) == "pairwise":
@@ -160,6 +184,10 @@ def _run_holding_lease(
         "errors_by_reason": dict(errors.most_common()),
         **labeler.summary(made),
         **({"cost_usd": labeler.cost_of(made)} if hasattr(labeler, "cost_of") else {}),
+        **({"batch_pending": pending_in_batches} if pending_in_batches else {}),
+        **getattr(labeler, "batch_summary", dict)(),
+        **(budget.summary() if budget is not None else {}),
+        **({"stopped": stopped} if stopped else {}),
         "seconds": round(seconds, 3),
         "items_per_s": round(done / seconds, 2) if done and seconds else None,
     }
@@ -188,12 +216,18 @@ def _stored_errors(store: Store, labeler: Labeler, reasons: Sequence[str]) -> se
 
 
 def _label_pending(labeler, store, pending, errors, made, on_progress, replace=frozenset()):
-    labeled, done, batch_size = 0, 0, labeler.batch_size
+    """Label `pending` batch by batch, writing each chunk; returns (labeled, done, stopped):
+    `stopped` is "budget" when the budget stopped the run before the end."""
+    labeled, done, stopped, batch_size = 0, 0, None, labeler.batch_size
     for chunk in batched(pending, batch_size * labeler.chunk_batches):
         labels: list[Label] = []
         for batch in batched(chunk, batch_size):
             try:
                 labels += labeler.label_batch(batch)
+            except BudgetReached as reached:  # nothing of this batch was sent
+                stopped = "budget"
+                _log.warning("%s: stopped by the budget: %s", labeler.name, reached)
+                break
             except UserError:
                 raise  # a setting that can't work (a server without logprobs): stop, say why
             except Exception as error:  # a labeler bug must not cost the rest of the run
@@ -202,6 +236,9 @@ def _label_pending(labeler, store, pending, errors, made, on_progress, replace=f
             done += len(batch)
             if on_progress is not None:
                 on_progress(done, len(pending))
+            if getattr(getattr(labeler, "budget", None), "reached", False):
+                stopped = "budget"  # a re-ask did not fit: what was answered is kept
+                break
         for label in labels:
             if label.error:
                 errors[label.error.split(":", 1)[0]] += 1
@@ -214,70 +251,6 @@ def _label_pending(labeler, store, pending, errors, made, on_progress, replace=f
             asked_again = [label for label in keep if label.label_id in replace]
             store.replace("labels", to_table("labels", asked_again))
         made += labels
-    return labeled, done
-
-
-def transient_reason(error: BaseException) -> str | None:
-    """The transient error kind of an exception (out_of_memory, timeout, connection_error,
-    rate_limited, server_error), looking through its causes; None if it is not transient."""
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, UserError):
-            return None
-        name = type(current).__name__
-        status = getattr(current, "status_code", None)
-        if status is None:
-            status = getattr(getattr(current, "response", None), "status_code", None)
-        out_of_memory = isinstance(current, RuntimeError) and "out of memory" in str(current)
-        if isinstance(current, MemoryError) or name == "OutOfMemoryError" or out_of_memory:
-            return "out_of_memory"
-        if isinstance(current, TimeoutError) or "Timeout" in name:
-            return "timeout"
-        if isinstance(current, ConnectionError) or name in _CONNECTION_ERRORS:
-            return "connection_error"
-        if status == 429:
-            return "rate_limited"
-        if isinstance(status, int) and status >= 500:
-            return "server_error"
-        current = current.__cause__ or current.__context__
-    return None
-
-
-# httpx, openai, requests and aiohttp spell "could not connect" in their own classes.
-_CONNECTION_ERRORS = {
-    "ConnectionError",
-    "ConnectError",
-    "APIConnectionError",
-    "RemoteProtocolError",
-    "ClientConnectorError",
-    "ServerDisconnectedError",
-}
-
-
-def model_limit(labeler: Labeler) -> str | None:
-    """The Prefect global concurrency limit that guards this labeler's model, or None.
-
-    A model loaded here: `prefsmith-model-cpu` or `prefsmith-model-cuda` (from the
-    labeler's device, or where `auto` would put it); the bundled llama.cpp server:
-    `prefsmith-model-local`; an OpenAI-compatible URL: `prefsmith-endpoint-HOST[-PORT]`.
-    """
-    options = labeler.options
-    endpoint = getattr(options, "endpoint", None)
-    if endpoint == "local":
-        return "prefsmith-model-local"
-    if endpoint and "://" in endpoint:
-        parts = urlsplit(endpoint)
-        host = (parts.hostname or "unknown") + (f"-{parts.port}" if parts.port else "")
-        return "prefsmith-endpoint-" + re.sub(r"[^A-Za-z0-9.-]+", "-", host)
-    device = getattr(options, "device", None)
-    if device is None and not endpoint:  # neither a model here nor a server
-        return None
-    if device in (None, "auto"):
-        try:
-            import torch
-        except ImportError:
-            return "prefsmith-model-cpu"
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    return f"prefsmith-model-{device}"
+        if stopped:
+            break
+    return labeled, done, stopped

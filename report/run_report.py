@@ -250,6 +250,8 @@ def describe_stage(stage: dict[str, Any]) -> str:
         ("inconsistent", "inconsistent"),
         ("errors", "errors"),
         ("cost_usd", "cost $"),
+        ("batch_pending", "waiting in batches"),
+        ("stopped", "stopped by the"),
         ("pushed", "tasks pushed"),
         ("train_loss", "train loss"),
         ("test_accuracy", "held-out accuracy"),

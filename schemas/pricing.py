@@ -69,4 +69,4 @@ def cost_usd(
         prompt += int(usage.get("prompt_tokens", 0) or 0)
         completion += int(usage.get("completion_tokens", 0) or 0)
     dollars = (prompt * price.input + completion * price.output) / 1_000_000
-    return round(dollars * (price.batch_discount if batch else 1.0), 6)
+    return round(dollars * (price.batch_discount if batch else 1.0), 9)

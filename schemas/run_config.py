@@ -72,12 +72,26 @@ class GenerateConfig(StrictModel):
     pricing: str | None = Field(
         default=None, description="Pricing table (YAML) for cost_usd (default: bundled)."
     )
+    max_cost: float | None = Field(
+        default=None,
+        ge=0,
+        description="Stop before a batch that could take this run's spending past USD.",
+    )
+    batch: bool = Field(
+        default=False,
+        description="Send through the endpoint's Batch API (/v1/batches): half price, "
+        "results within 24 h, collected by the next run or `prefsmith batches collect`.",
+    )
 
     @model_validator(mode="after")
     def _distinct_samples(self) -> GenerateConfig:
         if self.n > 1 and not self.temperature:
             raise ValueError(
                 "n > 1 at temperature 0 would give identical candidates; set a temperature"
+            )
+        if self.batch and not self.endpoint.startswith(("http://", "https://")):
+            raise ValueError(
+                f"batch needs an endpoint with the Batch API (/v1/batches), not {self.endpoint}"
             )
         return self
 
@@ -107,6 +121,12 @@ class LabelConfig(StrictModel):
         default_factory=list,
         description="Ask again for items stored as final errors with these reasons "
         "(unparseable, inconsistent, ...; all: every one), replacing their labels.",
+    )
+    max_cost: float | None = Field(
+        default=None,
+        ge=0,
+        description="Stop before a batch that could take this run's spending past USD "
+        "(judge, critic; split evenly across shards).",
     )
 
 
@@ -212,6 +232,12 @@ class RunConfig(StrictModel):
     directory the run starts in."""
 
     store: str = "prefsmith-store"
+    max_cost: float | None = Field(
+        default=None,
+        ge=0,
+        description="The whole run's budget in USD: paid stages share what is left of it, "
+        "and the run stops (exit 0, stopped: budget) when one of them reaches it.",
+    )
     ingest: IngestStage = Field(default_factory=IngestStage)
     generate: GenerateConfig | None = None
     reward_models: list[RewardModelStage] = Field(default_factory=list)

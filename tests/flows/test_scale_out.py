@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from prefsmith.labelers.registry import build_labeler
+from prefsmith.labelers.run_limits import model_limit, transient_reason
 from prefsmith.labelers.run_summary import merge_summaries
-from prefsmith.labelers.runner import model_limit, shard_of, transient_reason
+from prefsmith.labelers.runner import shard_of
 from prefsmith.runtime.task_runners import check_scale_out, parse_spec, task_runner
 from prefsmith.schemas.errors import UserError
 from prefsmith.store import Store

@@ -1,0 +1,198 @@
+"""A chat client that goes through the Batch API (`/v1/files` + `/v1/batches`): half price,
+answers within the batch's window.
+
+It has `ChatClient`'s interface, so labelers and generation use it unchanged: a request
+whose answer a collected batch holds is answered from it (the same parsing, fingerprint and
+cache as online); one that is in a batch still running is `batch_pending`; any other is
+queued and answered `batch_pending` too. Pending answers are transient, so nothing is stored
+for them and the next run (or `prefsmith batches collect`) asks again and finds them.
+`close()` submits what was queued. Requests a batch failed for a transient reason, or
+left unanswered when it expired, are queued again; a request it rejected (HTTP 4xx) is
+that item's final error. Every step is recorded in the store first (batch_records.py).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from prefsmith.labelers.batch_records import BatchRecords, request_key
+from prefsmith.labelers.chat_client import TOO_LONG, TRANSIENT_STATUS, ChatResult, completion_result
+from prefsmith.labelers.endpoints import check_batch_endpoint
+from prefsmith.schemas.secrets import scrub
+
+MAX_REQUESTS = 50_000  # per batch, OpenAI's limit
+ENDPOINT = "/v1/chat/completions"
+ENDED = ("completed", "expired", "cancelled")
+_log = logging.getLogger("prefsmith")
+
+
+class BatchClient:
+    def __init__(
+        self, store_root: str, base_url: str, model: str, job: Mapping[str, Any] | None = None
+    ) -> None:
+        check_batch_endpoint(base_url)
+        self.base_url, self.model, self.job = base_url, model, dict(job or {})
+        self.records = BatchRecords(store_root)
+        self.requests = 0  # requests sent online: none
+        self.budget: Any = None
+        self.queued: dict[str, dict[str, Any]] = {}
+        self.submitted: list[str] = []
+        self.collected: list[str] = []
+        self.answered = 0
+        self._answers: dict[str, dict[str, Any]] | None = None
+        self._in_flight: set[str] = set()
+
+    def _api(self) -> Any:
+        from openai import OpenAI
+
+        key = os.environ.get("OPENAI_API_KEY") or "not-needed-for-local-servers"
+        return OpenAI(base_url=self.base_url, api_key=key, max_retries=2, timeout=600)
+
+    # --- what the store already knows ------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Finish interrupted submissions, poll running batches, download ended ones."""
+        api = None
+        for record in self.records.open(self.base_url):
+            api = api or self._api()
+            if record["state"] in ("prepared", "uploaded"):
+                self._submit_record(api, record, recovering=True)
+            else:
+                self._poll(api, record)
+        self._answers = {}
+        for line in self.records.results(self.base_url):
+            self._answers[line.get("custom_id", "")] = line  # a later line wins
+        self._in_flight = {k for r in self.records.open(self.base_url) for k in r["requests"]}
+
+    def _poll(self, api: Any, record: dict[str, Any]) -> None:
+        batch = api.batches.retrieve(record["batch_id"])
+        record["status"] = batch.status
+        record["request_counts"] = batch.request_counts.model_dump() if batch.request_counts else {}
+        if batch.status == "failed":
+            errors = [e.message for e in (batch.errors.data if batch.errors else []) or []]
+            record.update(state="failed", errors=[scrub(str(e))[:300] for e in errors])
+            _log.warning("batch %s failed: %s", record["batch_id"], "; ".join(errors) or "-")
+        elif batch.status in ENDED:
+            lines = b""
+            for file_id in (batch.output_file_id, batch.error_file_id):
+                if file_id:
+                    data = api.files.content(file_id).read()
+                    lines += data if data.endswith(b"\n") or not data else data + b"\n"
+            self.records.save_results(record, lines)
+            record["state"] = "collected"
+            self.collected.append(record["batch_id"])
+        self.records.save(record)
+
+    # --- the ChatClient interface ------------------------------------------------------------
+
+    def chat_many(self, requests: Sequence[tuple[list[dict], dict]]) -> list[ChatResult]:
+        if self._answers is None:
+            self.refresh()
+        results, queue = [], []
+        for messages, sampling in requests:
+            key = request_key(self.model, messages, sampling)
+            answered = self._answer(key)
+            if answered is not None:
+                self.answered += 1
+                results.append(answered)
+            elif key in self._in_flight or key in self.queued:
+                results.append(ChatResult(None, error="batch_pending: in a running batch"))
+            else:
+                queue.append((key, messages, sampling))
+                results.append(ChatResult(None, error="batch_pending: queued for a batch"))
+        if queue and self.budget is not None:
+            # A batch is paid when it runs: its worst case counts against this run's budget.
+            worst = self.budget.worst_case((m, s) for _, m, s in queue)
+            self.budget.admit_cost(worst)
+            self.budget.spent += worst
+        for key, messages, sampling in queue:
+            body = {"model": self.model, "messages": messages, **sampling}
+            self.queued[key] = {"custom_id": key, "method": "POST", "url": ENDPOINT, "body": body}
+        return results
+
+    def _answer(self, key: str) -> ChatResult | None:
+        """The result a collected batch holds for this request, or None (ask in a batch)."""
+        line = (self._answers or {}).get(key)
+        if line is None:
+            return None
+        response = line.get("response") or {}
+        status = response.get("status_code")
+        if status == 200:
+            from openai.types.chat import ChatCompletion
+
+            try:
+                result = completion_result(ChatCompletion.model_validate(response.get("body")))
+            except Exception:
+                result = None
+            return result  # None: a malformed answer is asked again in the next batch
+        if status is None or status in TRANSIENT_STATUS:
+            return None  # expired, or failed for a reason that may pass: the next batch
+        message = scrub(json.dumps((response.get("body") or {}).get("error") or line.get("error")))
+        if status == 413 or (status == 400 and TOO_LONG.search(message)):
+            return ChatResult(None, error=f"prompt_too_long: {message[:300]}")
+        return ChatResult(None, error=f"batch_rejected: HTTP {status}: {message[:300]}")
+
+    def close(self) -> None:
+        """Submit what was queued, in batches of at most MAX_REQUESTS."""
+        lines, self.queued = list(self.queued.values()), {}
+        if not lines:
+            return
+        api = self._api()
+        for start in range(0, len(lines), MAX_REQUESTS):
+            record = self.records.new(lines[start : start + MAX_REQUESTS], self.job, self.base_url)
+            self._submit_record(api, record)
+
+    # --- submitting, step by step, each step recorded -----------------------------------------
+
+    def _submit_record(self, api: Any, record: dict[str, Any], recovering: bool = False) -> None:
+        """Upload, then create the batch; `recovering` a record an earlier run left half
+        done, first look for what that run made (its file, its batch) before making it."""
+        name = f"prefsmith-{record['id']}.jsonl"
+        if record["state"] == "prepared":
+            found = []
+            if recovering:
+                found = [f for f in api.files.list(purpose="batch") if f.filename == name]
+            if found:
+                record["file_id"] = found[0].id  # uploaded by a run that died before recording it
+            else:
+                uploaded = api.files.create(
+                    file=(name, self.records.input_of(record)), purpose="batch"
+                )
+                record["file_id"] = uploaded.id
+            record["state"] = "uploaded"
+            self.records.save(record)
+        if record["state"] == "uploaded":
+            found = []
+            if recovering:
+                found = [
+                    b
+                    for b in api.batches.list(limit=100)
+                    if (b.metadata or {}).get("prefsmith_submission") == record["id"]
+                ]
+            batch = (
+                found[0]
+                if found
+                else api.batches.create(
+                    input_file_id=record["file_id"],
+                    endpoint=ENDPOINT,
+                    completion_window="24h",
+                    metadata={"prefsmith_submission": record["id"]},
+                )
+            )
+            record.update(state="submitted", batch_id=batch.id, status=batch.status)
+            self.records.save(record)
+            self.submitted.append(batch.id)
+            _log.info("batch %s submitted: %d requests", batch.id, len(record["requests"]))
+
+    def summary(self) -> dict[str, Any]:
+        """What this run did with batches, for the run summary."""
+        return {
+            "answered_from_batches": self.answered,
+            "batches_submitted": self.submitted,
+            "batches_collected": self.collected,
+            "requests_in_flight": sum(len(r["requests"]) for r in self.records.open(self.base_url)),
+        }

@@ -1,0 +1,144 @@
+"""Spending caps and dry runs for paid endpoints.
+
+A `Budget` is asked before every round of requests (`admit`): what was spent so far (the
+usage the server reported, priced) plus the round's worst case (its prompt tokens counted
+with the model's tokenizer, plus every request's `max_tokens` as output) must stay within
+`max_usd`, else `BudgetReached` is raised before anything is sent. A run therefore never
+spends more than its cap, counted the worst way, and stops within one batch of it.
+
+A `RequestPlan` is what a run would send, added up without sending it (`--dry-run`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from prefsmith.labelers.token_counts import TokenCounter, token_counter
+from prefsmith.schemas.errors import UserError
+from prefsmith.schemas.pricing import Price, cost_usd, load_pricing, price_of
+
+Request = tuple[Sequence[dict[str, str]], Mapping[str, Any]]
+# A request without max_tokens may answer up to the model's context: counted as this.
+UNBOUNDED_OUTPUT = 4096
+FREE = Price(input=0.0, output=0.0)
+
+
+class BudgetReached(Exception):
+    """The next round of requests could take the run past its budget: nothing was sent."""
+
+
+def endpoint_price(endpoint: str, model: str | None, pricing: str | None) -> Price | None:
+    """The price of `model` at `endpoint`: free on the local server or in-process weights,
+    the pricing table's otherwise (None: the table does not list it)."""
+    from prefsmith.labelers.endpoints import is_transformers_endpoint
+
+    if endpoint == "local" or is_transformers_endpoint(endpoint):
+        return FREE
+    return price_of(load_pricing(pricing), model)
+
+
+def output_ceiling(sampling: Mapping[str, Any]) -> int:
+    return int(sampling.get("max_tokens") or UNBOUNDED_OUTPUT)
+
+
+@dataclass
+class Budget:
+    """At most `max_usd` dollars for this run, checked before each round of requests."""
+
+    max_usd: float
+    price: Price
+    counter: TokenCounter | None  # None on a free endpoint: nothing to count
+    batch: bool = False  # priced at the Batch API's discount
+    spent: float = 0.0
+    reached: bool = False
+
+    @classmethod
+    def for_endpoint(
+        cls, max_usd: float, endpoint: str, model: str | None, pricing: str | None, batch: bool
+    ) -> Budget:
+        if max_usd < 0:
+            raise UserError(f"--max-cost {max_usd}: a budget can't be negative")
+        price = endpoint_price(endpoint, model, pricing)
+        if price is None:
+            raise UserError(
+                f"--max-cost: the pricing table lists no price for model {model}; "
+                "add it to a copy of templates/pricing.yaml and pass it with --pricing FILE"
+            )
+        free = price.input == 0 and price.output == 0
+        return cls(max_usd, price, None if free else token_counter(endpoint, model), batch)
+
+    def worst_case(self, requests: Iterable[Request]) -> float:
+        if self.counter is None:
+            return 0.0
+        prompt = output = 0
+        for messages, sampling in requests:
+            prompt += self.counter.count(messages)
+            output += output_ceiling(sampling)
+        return self.priced(prompt, output)
+
+    def priced(self, prompt_tokens: int, output_tokens: int) -> float:
+        usage = {"prompt_tokens": prompt_tokens, "completion_tokens": output_tokens}
+        return cost_usd(self.price, [usage], self.batch) or 0.0
+
+    def admit(self, requests: Sequence[Request]) -> None:
+        """Raise BudgetReached unless spent + these requests' worst case fits the budget."""
+        self.admit_cost(self.worst_case(requests))
+
+    def admit_cost(self, worst: float) -> None:
+        if self.spent + worst > self.max_usd + 1e-12:
+            self.reached = True
+            raise BudgetReached(
+                f"the next requests could cost ${worst:.4f}; ${self.spent:.4f} of the "
+                f"${self.max_usd:.4f} budget is spent"
+            )
+
+    def charge(self, usages: Iterable[Mapping[str, int]]) -> None:
+        self.spent += cost_usd(self.price, usages, self.batch) or 0.0
+
+    def summary(self) -> dict[str, Any]:
+        return {"budget_usd": self.max_usd, "spent_usd": round(self.spent, 9)}
+
+
+@dataclass
+class RequestPlan:
+    """What a run would send: requests, their prompt tokens and output ceilings."""
+
+    counter: TokenCounter
+    price: Price | None
+    batch: bool = False
+    requests: int = 0
+    input_tokens: int = 0
+    input_tokens_max: int = 0  # with earlier turns' answers at their ceiling (multi-turn)
+    max_output_tokens: int = 0
+
+    def add(self, messages: Sequence[dict[str, str]], sampling: Mapping[str, Any], earlier=0):
+        """One request; `earlier`: answers of earlier turns in it, unknown before they exist."""
+        tokens = self.counter.count(messages)
+        self.requests += 1
+        self.input_tokens += tokens
+        self.input_tokens_max += tokens + earlier * output_ceiling(sampling)
+        self.max_output_tokens += output_ceiling(sampling)
+
+    def summary(self, command: str, **extra: Any) -> dict[str, Any]:
+        def dollars(prompt: int, output: int) -> float | None:
+            usage = {"prompt_tokens": prompt, "completion_tokens": output}
+            return cost_usd(self.price, [usage], self.batch)
+
+        return {
+            "command": command,
+            "dry_run": True,
+            **extra,
+            "requests": self.requests,
+            "input_tokens": self.input_tokens,
+            **(
+                {"input_tokens_max": self.input_tokens_max}
+                if self.input_tokens_max != self.input_tokens
+                else {}
+            ),
+            "max_output_tokens": self.max_output_tokens,
+            "cost_usd_min": dollars(self.input_tokens, 0),
+            "cost_usd_max": dollars(self.input_tokens_max, self.max_output_tokens),
+            "tokenizer": self.counter.name,
+        }
