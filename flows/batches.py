@@ -3,15 +3,17 @@
     prefsmith batches status --store S
     prefsmith batches collect --store S
 
-`collect` polls every submission, downloads the results of ended batches, and runs each
-job that made them again (the `label` or `generate` run, recorded with the submission):
-that run answers from the downloaded results, writes labels or candidates exactly as the
-online path does, and submits what still needs asking (re-asks, later turns, requests the
-batch failed) as a new batch.
+`status` polls every submission and downloads what ended; it submits nothing. `collect`
+does the same, then runs each job that made ended batches again (the `label` or `generate`
+run, recorded with the submission) in answer-only mode: it writes the labels or candidates
+the results hold exactly as the online path does, and sends nothing new. What still needs
+asking (re-asks, later turns, requests a batch failed) is sent by the next run of the
+command itself, under its own `--max-cost`.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from prefect import flow
@@ -25,7 +27,7 @@ def batch_status(store: str) -> dict[str, Any]:
     """Every submission of the store, its batch polled (nothing is written but the records)."""
     records = BatchRecords(Store(store).root)
     for endpoint in dict.fromkeys(r["endpoint"] for r in records.open()):
-        BatchClient(store, endpoint, "").refresh()
+        BatchClient(store, endpoint, "").refresh(resume=False)
     rows = [
         {
             "submission": r["id"],
@@ -51,25 +53,19 @@ def _job_name(job: dict[str, Any]) -> str:
 
 @flow(name="collect-batches")
 def collect_batches(store: str) -> dict[str, Any]:
-    """Download ended batches and run again each job with results not yet written."""
-    from prefsmith.flows.generate import generate
-    from prefsmith.flows.label import label
-
+    """Download ended batches and write what they answered, job by job (nothing is sent)."""
     records = BatchRecords(Store(store).root)
     for endpoint in dict.fromkeys(r["endpoint"] for r in records.open()):
-        BatchClient(store, endpoint, "").refresh()
+        BatchClient(store, endpoint, "").refresh(resume=False)
     jobs: dict[str, tuple[dict[str, Any], list[dict[str, Any]]]] = {}
     for record in records.all():
         if record["state"] == "collected" and not record.get("written"):
-            key = repr(sorted(record["job"].items()))
+            key = json.dumps(record["job"], sort_keys=True)
             jobs.setdefault(key, (record["job"], []))[1].append(record)
     runs = []
     for job, done in jobs.values():
-        if job.get("command") == "label":
-            runs.append(label(store=store, config=job["config"]))
-        elif job.get("command") == "generate":
-            runs.append(generate(store=store, config=job["config"]))
-        for record in done:  # a rerun of the job finds them anyway: this only saves a run
+        runs.append(_write_answers(store, job))
+        for record in done:  # a rerun of the job would find them anyway: this saves a run
             record["written"] = True
             records.save(record)
     status = batch_status(store)
@@ -78,3 +74,38 @@ def collect_batches(store: str) -> dict[str, Any]:
         "runs": runs,
         "requests_in_flight": status["requests_in_flight"],
     }
+
+
+def _write_answers(store: str, job: dict[str, Any]) -> dict[str, Any]:
+    """The job run again in answer-only mode: what collected batches answered is written."""
+    from prefsmith.labelers.generation import generate_candidates
+    from prefsmith.labelers.registry import build_labeler
+    from prefsmith.labelers.runner import run_labeler
+    from prefsmith.schemas.run_config import GenerateConfig, LabelConfig
+
+    if job.get("command") == "generate":
+        c = GenerateConfig.model_validate(job["config"])
+        client = BatchClient(store, c.endpoint, c.model, job=job, submit=False)
+        sampling = {"temperature": c.temperature, "top_p": c.top_p, "max_tokens": c.max_tokens}
+        summary = generate_candidates(
+            Store(store),
+            client,
+            n=c.n,
+            sampling={**sampling, "seed": c.seed},
+            limit=c.limit,
+            sources=c.sources,
+            first_turn_only=c.first_turn_only,
+        )
+        summary["batch_pending"] = summary["errors_by_reason"].pop("batch_pending", 0)
+        summary["errors"] -= summary["batch_pending"]
+        return summary
+    config = LabelConfig.model_validate(job["config"])
+    labeler = build_labeler(config.labeler, config.options)
+    labeler.job, labeler.batch_submit = job, False
+    return run_labeler(
+        Store(store),
+        labeler,
+        limit=config.limit,
+        origins=config.origins,
+        retry_errors=config.retry_errors,
+    )

@@ -67,15 +67,13 @@ def label_items(
     origins: list[str] | None = None,
     retry_errors: list[str] | None = None,
     max_cost: float | None = None,
+    job: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Label shard `shard` of `shards` (at most `limit` items of it, spending at most
     `max_cost`)."""
     instance = build_labeler(labeler, options)
     # What `prefsmith batches collect` runs again to write a Batch API run's labels.
-    instance.job = {
-        "command": "label",
-        "config": {"labeler": labeler, "options": options, "origins": origins, "limit": limit},
-    }
+    instance.job = {"command": "label", "config": job or {"labeler": labeler, "options": options}}
     common = {
         "limit": limit,
         "origins": origins,
@@ -128,6 +126,7 @@ def label(store: str, config: LabelConfig) -> dict[str, Any]:
             origins=origins,
             retry_errors=retry_errors,
             max_cost=max_cost,
+            job=config.model_dump(),
         )
     started = time.perf_counter()
     runner = make_task_runner(task_runner)
@@ -144,6 +143,7 @@ def label(store: str, config: LabelConfig) -> dict[str, Any]:
                 "origins": unmapped(origins),
                 "retry_errors": unmapped(retry_errors),
                 "max_cost": unmapped(None if max_cost is None else max_cost / shards),
+                "job": unmapped(config.model_dump()),
             },
         )
         wait(futures)  # every shard finishes its work before a failed one stops the run

@@ -78,6 +78,8 @@ def _check_prices(config: RunConfig) -> None:
     if config.generate and (config.max_cost is not None or config.generate.max_cost is not None):
         paid.append(("generate", config.generate.model_dump()))
     for entry in config.label:
+        if entry.max_cost is not None and not _is_paid(entry.labeler):
+            raise UserError(f"label {entry.labeler}: max_cost, but it calls no paid endpoint")
         if _is_paid(entry.labeler) and (config.max_cost is not None or entry.max_cost is not None):
             paid.append((f"label {entry.labeler}", options_of(entry.labeler, entry.options)))
     for stage, o in paid:

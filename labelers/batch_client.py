@@ -6,9 +6,14 @@ whose answer a collected batch holds is answered from it (the same parsing, fing
 cache as online); one that is in a batch still running is `batch_pending`; any other is
 queued and answered `batch_pending` too. Pending answers are transient, so nothing is stored
 for them and the next run (or `prefsmith batches collect`) asks again and finds them.
-`close()` submits what was queued. Requests a batch failed for a transient reason, or
-left unanswered when it expired, are queued again; a request it rejected (HTTP 4xx) is
-that item's final error. Every step is recorded in the store first (batch_records.py).
+`close()` submits what was queued (`submit=False`: answers only, nothing new is sent).
+Requests a batch failed for a transient reason, or left unanswered when it expired, are
+queued again, up to MAX_FAILURES times; a prompt too long is that item's final error, and
+a request the endpoint refuses (a wrong key or model) stops the run as online.
+
+Every step is recorded in the store first (batch_records.py); a submission is held by one
+process at a time while it is submitted, and create calls are never retried blindly (a lost
+reply would create a second batch): the next run looks for what was made before making it.
 """
 
 from __future__ import annotations
@@ -16,15 +21,23 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from prefsmith.labelers.batch_records import BatchRecords, request_key
-from prefsmith.labelers.chat_client import TOO_LONG, TRANSIENT_STATUS, ChatResult, completion_result
+from prefsmith.labelers.chat_client import (
+    TOO_LONG,
+    TRANSIENT_STATUS,
+    ChatResult,
+    EndpointRefused,
+    completion_result,
+)
 from prefsmith.labelers.endpoints import check_batch_endpoint
 from prefsmith.schemas.secrets import scrub
 
 MAX_REQUESTS = 50_000  # per batch, OpenAI's limit
+MAX_FAILURES = 3  # batches that could not answer a request before it is a final error
 ENDPOINT = "/v1/chat/completions"
 ENDED = ("completed", "expired", "cancelled")
 _log = logging.getLogger("prefsmith")
@@ -32,18 +45,25 @@ _log = logging.getLogger("prefsmith")
 
 class BatchClient:
     def __init__(
-        self, store_root: str, base_url: str, model: str, job: Mapping[str, Any] | None = None
+        self,
+        store_root: str,
+        base_url: str,
+        model: str,
+        job: Mapping[str, Any] | None = None,
+        submit: bool = True,
     ) -> None:
         check_batch_endpoint(base_url)
         self.base_url, self.model, self.job = base_url, model, dict(job or {})
-        self.records = BatchRecords(store_root)
+        self.records, self.submit = BatchRecords(store_root), submit
         self.requests = 0  # requests sent online: none
         self.budget: Any = None
         self.queued: dict[str, dict[str, Any]] = {}
+        self.queued_worst = 0.0
         self.submitted: list[str] = []
         self.collected: list[str] = []
         self.answered = 0
         self._answers: dict[str, dict[str, Any]] | None = None
+        self._failures: Counter[str] = Counter()
         self._in_flight: set[str] = set()
 
     def _api(self) -> Any:
@@ -54,19 +74,64 @@ class BatchClient:
 
     # --- what the store already knows ------------------------------------------------------
 
-    def refresh(self) -> None:
-        """Finish interrupted submissions, poll running batches, download ended ones."""
+    def refresh(self, resume: bool = True) -> None:
+        """Poll running batches and download ended ones; with `resume`, also finish
+        submissions that a dead run left half done (never one another process holds)."""
         api = None
         for record in self.records.open(self.base_url):
-            api = api or self._api()
-            if record["state"] in ("prepared", "uploaded"):
-                self._submit_record(api, record, recovering=True)
-            else:
-                self._poll(api, record)
-        self._answers = {}
+            with self.records.claim(record["id"]) as mine:
+                if not mine:
+                    continue  # another process is submitting it right now
+                record = self.records.load(record["id"])  # as it is now that it's ours
+                api = api or self._api()
+                if record["state"] == "submitted":
+                    self._guarded(self._poll, api, record)
+                elif resume and self.submit and self._room_for(record):
+                    self._guarded(self._submit_record, api, record, True)
+        self._answers, self._failures = {}, Counter()
         for line in self.records.results(self.base_url):
-            self._answers[line.get("custom_id", "")] = line  # a later line wins
+            key = line.get("custom_id", "")
+            if (line.get("response") or {}).get("status_code") == 200:
+                self._answers[key] = line
+            else:
+                self._failures[key] += 1
+                self._answers.setdefault(key, line)
         self._in_flight = {k for r in self.records.open(self.base_url) for k in r["requests"]}
+
+    def _room_for(self, record: Mapping[str, Any]) -> bool:
+        """A half-done submission is sent by this run: its worst case counts against the
+        budget, and it waits for a run with room for it."""
+        worst = record.get("worst_usd") or 0.0
+        if self.budget is None or not worst:
+            return True
+        if not self.budget.fits(worst):
+            _log.warning("submission %s waits for a run with room in its budget", record["id"])
+            return False
+        self.budget.spent += worst
+        return True
+
+    def _guarded(self, step: Any, *args: Any) -> None:
+        """Run a remote step: a refusal (4xx) stops the run in one line; a transient fault
+        leaves the submission as recorded for the next run."""
+        import openai
+
+        try:
+            step(*args)
+        except openai.APIStatusError as error:
+            if error.status_code in TRANSIENT_STATUS:
+                _log.warning("Batch API: HTTP %s; the next run goes on", error.status_code)
+                return
+            message = scrub(str(getattr(error, "message", error)))[:300]
+            record = args[1]
+            if record["state"] in ("prepared", "uploaded"):  # no batch was made: none will be
+                record.update(state="failed", errors=[f"HTTP {error.status_code}: {message}"])
+                self.records.save(record)
+            raise EndpointRefused(
+                f"{self.base_url} refused a Batch API call (HTTP {error.status_code}): {message}"
+            ) from None
+        except (openai.APIConnectionError, openai.APITimeoutError) as error:
+            name = type(error).__name__
+            _log.warning("Batch API unreachable (%s); the next run goes on", name)
 
     def _poll(self, api: Any, record: dict[str, Any]) -> None:
         batch = api.batches.retrieve(record["batch_id"])
@@ -101,21 +166,24 @@ class BatchClient:
                 results.append(answered)
             elif key in self._in_flight or key in self.queued:
                 results.append(ChatResult(None, error="batch_pending: in a running batch"))
+            elif not self.submit:
+                results.append(ChatResult(None, error="batch_pending: for the next run to send"))
             else:
                 queue.append((key, messages, sampling))
                 results.append(ChatResult(None, error="batch_pending: queued for a batch"))
         if queue and self.budget is not None:
-            # A batch is paid when it runs: its worst case counts against this run's budget.
+            # A batch is paid when it runs: its worst case counts when it is queued.
             worst = self.budget.worst_case((m, s) for _, m, s in queue)
             self.budget.admit_cost(worst)
             self.budget.spent += worst
+            self.queued_worst += worst
         for key, messages, sampling in queue:
             body = {"model": self.model, "messages": messages, **sampling}
             self.queued[key] = {"custom_id": key, "method": "POST", "url": ENDPOINT, "body": body}
         return results
 
     def _answer(self, key: str) -> ChatResult | None:
-        """The result a collected batch holds for this request, or None (ask in a batch)."""
+        """The result collected batches hold for this request; None: ask in a batch."""
         line = (self._answers or {}).get(key)
         if line is None:
             return None
@@ -128,29 +196,41 @@ class BatchClient:
                 result = completion_result(ChatCompletion.model_validate(response.get("body")))
             except Exception:
                 result = None
-            return result  # None: a malformed answer is asked again in the next batch
-        if status is None or status in TRANSIENT_STATUS:
-            return None  # expired, or failed for a reason that may pass: the next batch
+            if result is not None:
+                return result
         message = scrub(json.dumps((response.get("body") or {}).get("error") or line.get("error")))
         if status == 413 or (status == 400 and TOO_LONG.search(message)):
             return ChatResult(None, error=f"prompt_too_long: {message[:300]}")
-        return ChatResult(None, error=f"batch_rejected: HTTP {status}: {message[:300]}")
+        if status in (400, 401, 403, 404):
+            raise EndpointRefused(
+                f"{self.base_url} (model {self.model}) refused a batched request "
+                f"(HTTP {status}): {message[:300]}"
+            )
+        if self._failures[key] >= MAX_FAILURES:
+            return ChatResult(
+                None, error=f"batch_failed: {MAX_FAILURES} batches did not answer: {message[:200]}"
+            )
+        return None  # expired, failed for a reason that may pass, or malformed: the next batch
 
     def close(self) -> None:
         """Submit what was queued, in batches of at most MAX_REQUESTS."""
         lines, self.queued = list(self.queued.values()), {}
         if not lines:
             return
-        api = self._api()
+        api, share = self._api(), self.queued_worst / len(lines)
         for start in range(0, len(lines), MAX_REQUESTS):
-            record = self.records.new(lines[start : start + MAX_REQUESTS], self.job, self.base_url)
-            self._submit_record(api, record)
+            part = lines[start : start + MAX_REQUESTS]
+            sid = self.records.new_id(part)
+            with self.records.claim(sid):
+                record = self.records.new(sid, part, self.job, self.base_url, share * len(part))
+                self._guarded(self._submit_record, api, record)
 
     # --- submitting, step by step, each step recorded -----------------------------------------
 
     def _submit_record(self, api: Any, record: dict[str, Any], recovering: bool = False) -> None:
         """Upload, then create the batch; `recovering` a record an earlier run left half
         done, first look for what that run made (its file, its batch) before making it."""
+        once = api.with_options(max_retries=0)  # a retried create could make a second one
         name = f"prefsmith-{record['id']}.jsonl"
         if record["state"] == "prepared":
             found = []
@@ -159,10 +239,8 @@ class BatchClient:
             if found:
                 record["file_id"] = found[0].id  # uploaded by a run that died before recording it
             else:
-                uploaded = api.files.create(
-                    file=(name, self.records.input_of(record)), purpose="batch"
-                )
-                record["file_id"] = uploaded.id
+                data = self.records.input_of(record)
+                record["file_id"] = once.files.create(file=(name, data), purpose="batch").id
             record["state"] = "uploaded"
             self.records.save(record)
         if record["state"] == "uploaded":
@@ -176,7 +254,7 @@ class BatchClient:
             batch = (
                 found[0]
                 if found
-                else api.batches.create(
+                else once.batches.create(
                     input_file_id=record["file_id"],
                     endpoint=ENDPOINT,
                     completion_window="24h",
@@ -190,9 +268,10 @@ class BatchClient:
 
     def summary(self) -> dict[str, Any]:
         """What this run did with batches, for the run summary."""
+        in_flight = sum(len(r["requests"]) for r in self.records.open(self.base_url))
         return {
             "answered_from_batches": self.answered,
             "batches_submitted": self.submitted,
             "batches_collected": self.collected,
-            "requests_in_flight": sum(len(r["requests"]) for r in self.records.open(self.base_url)),
+            "requests_in_flight": in_flight,
         }

@@ -15,6 +15,8 @@ step and its record finds what it had made instead of making it again.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import tempfile
@@ -54,11 +56,37 @@ class BatchRecords:
     def __init__(self, store_root: str | os.PathLike[str]) -> None:
         self.root = Path(store_root) / "batches"
 
-    def new(self, lines: list[dict[str, Any]], job: Mapping[str, Any], endpoint: str) -> dict:
-        """Record a submission of these request lines, before anything is sent."""
+    @contextlib.contextmanager
+    def claim(self, sid: str) -> Iterator[bool]:
+        """Hold submission `sid` for this process while it is submitted: True if taken, False
+        if another live process holds it (a lock the kernel drops when its holder dies)."""
         self.root.mkdir(parents=True, exist_ok=True)
-        made = [time.time_ns(), *(line["custom_id"] for line in lines)]
-        sid = "sub-" + ids.hash_key(json.dumps(made))[:16]
+        with open(self.root / f"{sid}.lock", "a+b") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def new_id(self, lines: list[dict[str, Any]]) -> str:
+        made = [time.time_ns(), os.getpid(), *(line["custom_id"] for line in lines)]
+        return "sub-" + ids.hash_key(json.dumps(made))[:16]
+
+    def new(
+        self,
+        sid: str,
+        lines: list[dict[str, Any]],
+        job: Mapping[str, Any],
+        endpoint: str,
+        worst_usd: float | None,
+    ) -> dict:
+        """Record a submission of these request lines, before anything is sent (the caller
+        holds its claim)."""
+        self.root.mkdir(parents=True, exist_ok=True)
         body = "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines)
         _replace(self.root / f"{sid}.input.jsonl", body.encode())
         record = {
@@ -68,12 +96,16 @@ class BatchRecords:
             "created": time.time(),
             "job": dict(job),
             "requests": [line["custom_id"] for line in lines],
+            "worst_usd": worst_usd,
         }
         self.save(record)
         return record
 
     def save(self, record: dict[str, Any]) -> None:
         _replace(self.root / f"{record['id']}.json", json.dumps(record, indent=1).encode())
+
+    def load(self, sid: str) -> dict[str, Any]:
+        return json.loads((self.root / f"{sid}.json").read_text())
 
     def input_of(self, record: Mapping[str, Any]) -> bytes:
         return (self.root / f"{record['id']}.input.jsonl").read_bytes()
@@ -103,3 +135,13 @@ class BatchRecords:
                 for line in path.read_text().splitlines():
                     if line.strip():
                         yield json.loads(line)
+
+    def known(self, endpoint: str) -> set[str]:
+        """Request ids a batch of this endpoint holds: running, or answered."""
+        running = {key for record in self.open(endpoint) for key in record["requests"]}
+        answered = {
+            line.get("custom_id")
+            for line in self.results(endpoint)
+            if (line.get("response") or {}).get("status_code") == 200
+        }
+        return running | answered

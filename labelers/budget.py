@@ -1,16 +1,20 @@
 """Spending caps and dry runs for paid endpoints.
 
 A `Budget` is asked before every round of requests (`admit`): what was spent so far (the
-usage the server reported, priced) plus the round's worst case (its prompt tokens counted
-with the model's tokenizer, plus every request's `max_tokens` as output) must stay within
-`max_usd`, else `BudgetReached` is raised before anything is sent. A run therefore never
-spends more than its cap, counted the worst way, and stops within one batch of it.
+usage the server reported, priced), plus the worst cases reserved by requests in flight, plus
+the round's worst case (its prompt tokens counted with the model's tokenizer, plus every
+request's `max_tokens` as output) must stay within `max_usd`, else `BudgetReached` is raised
+before anything is sent. A request's reservation is settled by its reported usage; an attempt
+the provider may bill without answering (a timeout) is charged at its worst case, and retried
+(under the same reservation) only if spent + reserved still fits. A run therefore never spends more than its cap, counted the worst
+way, and stops within one batch of it.
 
 A `RequestPlan` is what a run would send, added up without sending it (`--dry-run`).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -51,7 +55,8 @@ class Budget:
     price: Price
     counter: TokenCounter | None  # None on a free endpoint: nothing to count
     batch: bool = False  # priced at the Batch API's discount
-    spent: float = 0.0
+    spent: float = 0.0  # reported usage, priced (and billed failures at their worst case)
+    reserved: float = 0.0  # worst cases of requests in flight
     reached: bool = False
 
     @classmethod
@@ -70,35 +75,59 @@ class Budget:
         return cls(max_usd, price, None if free else token_counter(endpoint, model), batch)
 
     def worst_case(self, requests: Iterable[Request]) -> float:
+        return sum(self.worst_cases(requests))
+
+    def worst_cases(self, requests: Iterable[Request]) -> list[float]:
+        """Each request's worst case: its prompt tokens (with the tokenizer's margin where
+        it only stands in for the model's) and its `max_tokens`, priced."""
         if self.counter is None:
-            return 0.0
-        prompt = output = 0
-        for messages, sampling in requests:
-            prompt += self.counter.count(messages)
-            output += output_ceiling(sampling)
-        return self.priced(prompt, output)
+            return [0.0 for _ in requests]
+        margin = self.counter.margin
+        return [
+            self.priced(math.ceil(self.counter.count(messages) * margin), output_ceiling(sampling))
+            for messages, sampling in requests
+        ]
 
     def priced(self, prompt_tokens: int, output_tokens: int) -> float:
         usage = {"prompt_tokens": prompt_tokens, "completion_tokens": output_tokens}
         return cost_usd(self.price, [usage], self.batch) or 0.0
 
-    def admit(self, requests: Sequence[Request]) -> None:
-        """Raise BudgetReached unless spent + these requests' worst case fits the budget."""
-        self.admit_cost(self.worst_case(requests))
+    def admit(self, requests: Sequence[Request]) -> list[float]:
+        """Reserve these requests' worst cases, or raise BudgetReached (nothing reserved) if
+        spent + reserved + they could pass the budget. Returns each request's reservation."""
+        worst = self.worst_cases(requests)
+        self.admit_cost(sum(worst))
+        self.reserved += sum(worst)
+        return worst
+
+    def fits(self, worst: float) -> bool:
+        return self.spent + self.reserved + worst <= self.max_usd + 1e-12
 
     def admit_cost(self, worst: float) -> None:
-        if self.spent + worst > self.max_usd + 1e-12:
+        """Raise BudgetReached unless `worst` more fits (a check; nothing is reserved)."""
+        if not self.fits(worst):
             self.reached = True
             raise BudgetReached(
-                f"the next requests could cost ${worst:.4f}; ${self.spent:.4f} of the "
-                f"${self.max_usd:.4f} budget is spent"
+                f"the next requests could cost ${worst:.4f}; ${self.spent + self.reserved:.4f} "
+                f"of the ${self.max_usd:.4f} budget is spent or committed"
             )
 
-    def charge(self, usages: Iterable[Mapping[str, int]]) -> None:
-        self.spent += cost_usd(self.price, usages, self.batch) or 0.0
+    def settle(self, reserved: float, usage: Mapping[str, int] | None) -> None:
+        """A reserved request ended: its reservation released, what it used charged."""
+        self.reserved = max(self.reserved - reserved, 0.0)
+        self.spent += cost_usd(self.price, [usage or {}], self.batch) or 0.0
+
+    def charge_attempt(self, reserved: float) -> None:
+        """An attempt the provider may bill without answering (a timeout, a dropped or
+        malformed reply) is charged at its worst case; the reservation stays for a retry,
+        which is made only if the budget still `fits(0)`."""
+        self.spent += reserved
+        if not self.fits(0.0):
+            self.reached = True
 
     def summary(self) -> dict[str, Any]:
-        return {"budget_usd": self.max_usd, "spent_usd": round(self.spent, 9)}
+        tokenizer = {"tokenizer": self.counter.name} if self.counter else {}
+        return {"budget_usd": self.max_usd, "spent_usd": round(self.spent, 9), **tokenizer}
 
 
 @dataclass

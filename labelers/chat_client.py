@@ -77,7 +77,20 @@ class ChatClient:
         return AsyncOpenAI(base_url=self.base_url, api_key=key, timeout=self.timeout, max_retries=0)
 
     async def _one(
-        self, client: Any, gate: asyncio.Semaphore, messages: list[dict], sampling: dict
+        self,
+        client: Any,
+        gate: asyncio.Semaphore,
+        messages: list[dict],
+        sampling: dict,
+        reserved: float = 0.0,
+    ) -> ChatResult:
+        result = await self._attempts(client, gate, messages, sampling, reserved)
+        if self.budget is not None:
+            self.budget.settle(reserved, result.usage)
+        return result
+
+    async def _attempts(
+        self, client: Any, gate: asyncio.Semaphore, messages: list[dict], sampling: dict, reserved
     ) -> ChatResult:
         """One request's outcome. Transient faults (network, timeouts, 408/409/429/5xx, a
         2xx that is not a well-formed completion) are retried, then returned as a transient
@@ -95,21 +108,27 @@ class ChatClient:
                         model=self.model, messages=messages, **sampling
                     )
                     result = completion_result(reply)
+                    billed = False  # an answer comes with its usage: settled by it
                 except openai.APITimeoutError:
-                    reason = "timeout: no answer within the timeout"
+                    reason, billed = "timeout: no answer within the timeout", True
                 except openai.APIConnectionError as error:
-                    reason = f"connection_error: {scrub(str(error))[:200]}"
+                    reason, billed = f"connection_error: {scrub(str(error))[:200]}", True
                 except openai.APIStatusError as error:
                     if error.status_code not in TRANSIENT_STATUS:
                         return self._refused(error)
                     kind = "rate_limited" if error.status_code == 429 else "server_error"
-                    reason = f"{kind}: HTTP {error.status_code}"
+                    reason, billed = f"{kind}: HTTP {error.status_code}", False
                 except Exception as error:  # any malformed 2xx reply is transient
                     reason = f"bad_response: {type(error).__name__}: {scrub(str(error))[:200]}"
+                    billed = True
                 else:
                     if result is not None:
                         return result
-                    reason = "bad_response: the reply is not a chat completion"
+                    reason, billed = "bad_response: the reply is not a chat completion", True
+            if billed and self.budget is not None:  # the provider may bill what it didn't answer
+                self.budget.charge_attempt(reserved)
+                if attempt < self.max_retries and not self.budget.fits(0.0):
+                    return ChatResult(None, error=f"budget: no room left to retry ({reason})")
             if attempt < self.max_retries:
                 await asyncio.sleep(self.backoff * 2**attempt * random.uniform(0.5, 1.5))
         return ChatResult(None, error=reason)
@@ -128,20 +147,23 @@ class ChatClient:
         fix = fixes.get(status, "the server refused the request")
         raise EndpointRefused(f"{where} answered HTTP {status}: {fix}: {message}") from None
 
-    async def _many(self, requests: Sequence[tuple[list[dict], dict]]) -> list[ChatResult]:
+    async def _many(
+        self, requests: Sequence[tuple[list[dict], dict]], reserved: Sequence[float]
+    ) -> list[ChatResult]:
         gate = asyncio.Semaphore(self.max_concurrency)
         async with self._client() as client:
-            return await asyncio.gather(*(self._one(client, gate, m, s) for m, s in requests))
+            return await asyncio.gather(
+                *(
+                    self._one(client, gate, m, s, r)
+                    for (m, s), r in zip(requests, reserved, strict=True)
+                )
+            )
 
     def chat_many(self, requests: Sequence[tuple[list[dict], dict]]) -> list[ChatResult]:
         """One result per (messages, sampling) request, in order; never raises for a request.
         With a budget, raises BudgetReached before sending a round that could exceed it."""
-        if self.budget is not None:
-            self.budget.admit(requests)
-        results = asyncio.run(self._many(requests))
-        if self.budget is not None:
-            self.budget.charge(r.usage for r in results)
-        return results
+        reserved = self.budget.admit(requests) if self.budget is not None else [0.0] * len(requests)
+        return asyncio.run(self._many(requests, reserved))
 
 
 def completion_result(reply: Any) -> ChatResult | None:

@@ -62,6 +62,7 @@ class ChatLabeler(Labeler):
         self.store_root: str | None = None
         self.job: dict[str, Any] = {}  # how to run this labeling again (batch collection)
         self.batch_client: Any = None
+        self.batch_submit = True  # False: answer from collected batches only, send nothing
         if options.batch:
             check_batch_endpoint(options.endpoint)
 
@@ -103,7 +104,7 @@ class ChatLabeler(Labeler):
             from prefsmith.labelers.batch_client import BatchClient
 
             self.client = self.batch_client = BatchClient(
-                self.store_root, o.endpoint, o.model, job=self.job
+                self.store_root, o.endpoint, o.model, job=self.job, submit=self.batch_submit
             )
             self.client.budget = self.budget
             self.opened.callback(self.batch_client.close)  # submits what was queued

@@ -2,7 +2,8 @@
 
 The labeler builds its requests exactly as it would (same templates, both orders of a
 pair, the structured-output note), for the items the store still lacks; a recording
-client counts them instead of sending them. Re-asks of unparseable answers are not in
+client counts them instead of sending them (with `batch`, but for those a batch already
+holds, running or answered). Re-asks of unparseable answers are not in
 the figures: they happen only for answers that can't be foreseen.
 """
 
@@ -12,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from prefsmith.labelers.base import Labeler
+from prefsmith.labelers.batch_records import BatchRecords, request_key
 from prefsmith.labelers.budget import RequestPlan, endpoint_price
 from prefsmith.labelers.chat_client import ChatResult
 from prefsmith.labelers.runner import pending_items
@@ -24,16 +26,21 @@ NOT_SENT = "dry_run: not sent"
 
 
 class RecordingClient:
-    """A chat client that sends nothing: each request is added to the plan."""
+    """A chat client that sends nothing: each request is added to the plan, but for those
+    whose ids are in `known` (held by batches already)."""
 
-    def __init__(self, plan: RequestPlan, model: str, base_url: str) -> None:
+    def __init__(
+        self, plan: RequestPlan, model: str, base_url: str, known: set[str] | None = None
+    ) -> None:
         self.plan, self.model, self.base_url = plan, model, base_url
+        self.known = known or set()
         self.requests = 0
         self.budget = None
 
     def chat_many(self, requests: Sequence[tuple[list[dict], dict]]) -> list[ChatResult]:
         for messages, sampling in requests:
-            self.plan.add(messages, sampling)
+            if not self.known or request_key(self.model, messages, sampling) not in self.known:
+                self.plan.add(messages, sampling)
         return [ChatResult(None, error=NOT_SENT) for _ in requests]
 
 
@@ -62,7 +69,8 @@ def plan_labeling(
     items, pending, _, cached = pending_items(
         store, labeler, limit=limit, origins=origins, retry_errors=retry_errors
     )
-    labeler.client = RecordingClient(plan, model or endpoint, endpoint)
+    known = BatchRecords(store.root).known(endpoint) if batch else set()
+    labeler.client = RecordingClient(plan, model or endpoint, endpoint, known)
     try:
         for batch_items in batched(pending, labeler.batch_size):
             labeler.label_batch(batch_items)

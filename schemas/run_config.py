@@ -93,6 +93,8 @@ class GenerateConfig(StrictModel):
             raise ValueError(
                 f"batch needs an endpoint with the Batch API (/v1/batches), not {self.endpoint}"
             )
+        if self.batch and self.n > 1 and self.seed is None:
+            raise ValueError("batch with n > 1 needs a seed: sample i is asked with seed + i")
         return self
 
 

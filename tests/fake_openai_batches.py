@@ -5,7 +5,8 @@ them: multipart `POST /v1/files`, `GET /v1/files` (a cursor page), `GET /v1/file
 Batches run only when the test says so (`finish`, `expire`, `fail`): each input line's
 body goes through `reply(body)` -> (HTTP status, JSON body), as FakeOpenAI's replies.
 `hang_on` ("files.create", "batches.create" or "files.content") makes the server do that
-step, set `hung`, and never answer: the test then kills the client, at that very moment.
+step, set `hung`, and never answer: the test then kills the client, at that very moment;
+`refuse[step] = STATUS` answers that step with an error instead.
 Every request is kept in `log` as (method, path, headers, body)."""
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class FakeBatchAPI:
         self.batches: dict[str, dict[str, Any]] = {}
         self.log: list[tuple[str, str, dict[str, str], Any]] = []
         self.hang_on: str | None = None
+        self.refuse: dict[str, int] = {}  # step -> the HTTP status it answers instead
         self.hung = threading.Event()
         self._ids = itertools.count(1)
         self._closing = threading.Event()
@@ -81,6 +83,12 @@ class FakeBatchAPI:
                 url = urlsplit(self.path)
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 body = self.rfile.read(int(self.headers["Content-Length"]))
+                step = {"/v1/files": "files.create", "/v1/batches": "batches.create"}.get(url.path)
+                if step in stub.refuse:
+                    stub.log.append(("POST", url.path, headers, None))
+                    return self._send(
+                        stub.refuse[step], {"error": {"message": "Incorrect API key"}}
+                    )
                 if url.path == "/v1/files":
                     form = stub._multipart(headers["content-type"], body)
                     stub.log.append(("POST", url.path, headers, form))

@@ -65,6 +65,7 @@ def test_generate_dry_run_counts_turns_and_a_batch_is_collected_by_the_batches_c
                  "--model", MODEL, "--mode", "single", "--batch"]  # fmt: skip
         submitted = run_json(*label)
         assert submitted["batch_pending"] == 3 and submitted["labeled"] == 0
+        assert run_json(*label, "--dry-run")["requests"] == 0  # all held by the batch
         status = run_json("batches", "status", "--store", str(store_dir))
         (row,) = status["submissions"]
         assert (row["state"], row["status"], row["requests"]) == ("submitted", "in_progress", 3)

@@ -198,3 +198,59 @@ def test_the_critic_and_generation_go_through_batches_too(store_dir):
         api.close()
     spans = [load_json(d)["spans"] for d in store.scan("labels").collect()["details"]]
     assert sum(len(s) for s in spans) == 1  # the quote is located in the good answer only
+
+
+def test_a_submission_another_process_holds_is_left_to_it(store_dir, api):
+    """`batches status`, the hourly collector or a second shard never submit a submission
+    that a live process is submitting (the kernel's lock on it); once that process is gone,
+    the next run takes it over and looks for what it made."""
+    store = make_store(store_dir)
+    records = BatchRecords(store.root)
+    line = {"custom_id": "k1", "method": "POST", "url": "/v1/chat/completions",
+            "body": {"model": MODEL, "messages": [{"role": "user", "content": "hi"}]}}  # fmt: skip
+    sid = records.new_id([line])
+    with records.claim(sid):
+        records.new(sid, [line], {"command": "label"}, api.url, 0.0)
+        label(store, api.url)  # queues its own requests, but leaves the held one alone
+        assert api.count("POST", "/v1/files") == 1  # its own upload only
+        assert [r["state"] for r in records.all()] == ["prepared", "submitted"]
+    label(store, api.url)  # the holder is gone: taken over, once
+    assert api.count("POST", "/v1/files") == 2 and len(api.batches) == 2
+
+
+def test_a_refused_upload_is_one_line_and_leaves_nothing_half_done(store_dir, api):
+    from cli_runner import runner
+
+    from prefsmith.cli.app import app
+
+    make_store(store_dir)
+    api.refuse["files.create"] = 401
+    args = ["label", "--store", str(store_dir), "--labeler", "judge", "--endpoint", api.url,
+            "--model", MODEL, "--mode", "single", "--batch"]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2 and "refused a Batch API call (HTTP 401)" in result.output
+    assert "Traceback" not in result.output
+    assert [r["state"] for r in BatchRecords(store_dir).all()] == ["failed"]
+    status = runner.invoke(app, ["batches", "status", "--store", str(store_dir), "--json"])
+    assert status.exit_code == 0 and api.count("POST", "/v1/files") == 1  # status sends nothing
+
+
+def test_a_request_no_batch_can_answer_becomes_a_final_error(store_dir):
+    api = FakeBatchAPI(lambda body: (500, {"error": {"message": "overloaded"}}))
+    try:
+        store = make_store(store_dir)
+        for _ in range(3):
+            label(store, api.url)
+            api.finish()
+        final = label(store, api.url)
+    finally:
+        api.close()
+    assert final["errors_by_reason"] == {"batch_failed": 3} and len(api.batches) == 3
+    assert store.count("labels") == 3
+
+
+def test_batch_generation_with_several_samples_needs_a_seed():
+    from prefsmith.schemas.run_config import GenerateConfig
+
+    with pytest.raises(ValueError, match="needs a seed"):
+        GenerateConfig(endpoint="https://x/v1", model=MODEL, n=2, seed=None, batch=True)

@@ -175,3 +175,35 @@ def test_cost_of_the_worst_case_is_priced_at_the_batch_discount():
     budget = Budget(1.0, price, token_counter("https://x/v1", MODEL), batch=True)
     usage = {"prompt_tokens": 1000, "completion_tokens": 100}
     assert budget.priced(1000, 100) == cost_usd(price, [usage], batch=True)
+
+
+def test_an_attempt_that_timed_out_is_charged_and_retried_only_within_the_budget():
+    """A timeout may be billed: its worst case is spent, and the retry is made only if the
+    budget still has room for it."""
+    from prefsmith.labelers.chat_client import ChatClient
+
+    asked = []
+
+    def slow_then_fast(body):
+        asked.append(1)
+        return ("slow", 1.0) if len(asked) == 1 else counted_reply(body)
+
+    stub = FakeOpenAI(slow_then_fast)
+    try:
+        request = ([{"role": "user", "content": "Hello there"}], {"max_tokens": 100})
+        price = load_pricing()[MODEL]
+        worst = Budget(1.0, price, token_counter(stub.url, MODEL)).worst_case([request])
+        roomy = Budget(3 * worst, price, token_counter(stub.url, MODEL))
+        client = ChatClient(stub.url, MODEL, timeout=0.3, backoff=0.01, max_retries=2)
+        client.budget = roomy
+        (answer,) = client.chat_many([request])
+        assert answer.error is None and len(asked) == 2
+        assert worst < roomy.spent <= 2 * worst and roomy.reserved == 0  # timeout + answer
+        asked.clear()
+        tight = Budget(1.5 * worst, price, token_counter(stub.url, MODEL))
+        client.budget = tight
+        (refused,) = client.chat_many([request])
+        assert refused.error.startswith("budget:") and len(asked) == 1
+        assert tight.spent == pytest.approx(worst) and tight.reserved == 0 and tight.reached
+    finally:
+        stub.close()
