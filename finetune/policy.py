@@ -21,6 +21,7 @@ from prefsmith.finetune.datasets import built_dataset, load_split
 from prefsmith.finetune.outputs import write_run_files
 from prefsmith.finetune.registry import TRAINERS
 from prefsmith.finetune.settings import last_checkpoint, trainer_config
+from prefsmith.finetune.train_log import quiet_training
 from prefsmith.schemas.errors import UserError
 from prefsmith.store import Store
 
@@ -138,6 +139,7 @@ def policy_trainer(
         processing_class=tokenizer,
         peft_config=lora_config(lora_r),
     )
+    quiet_training(trainer, method)
     context = {"manifest": manifest, "base": name, "tokenizer": tokenizer, "args": args}
     return trainer, {
         **context,

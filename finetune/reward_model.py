@@ -21,8 +21,13 @@ from prefsmith.finetune.datasets import preference_triples as triples_of
 from prefsmith.finetune.outputs import write_run_files
 from prefsmith.finetune.registry import TRAINERS
 from prefsmith.finetune.settings import last_checkpoint, trainer_config
+from prefsmith.finetune.train_log import quiet_training
 from prefsmith.labelers.base import Item
-from prefsmith.labelers.reward_model import RewardModelLabeler, RewardModelOptions
+from prefsmith.labelers.reward_model import (
+    RewardModelLabeler,
+    RewardModelOptions,
+    quiet_lengths,
+)
 from prefsmith.schemas.errors import UserError
 from prefsmith.store import Store
 
@@ -103,7 +108,7 @@ def train_reward_model(
     tokenizer.pad_token = tokenizer.pad_token or tokenizer.eos_token
     model.config.pad_token_id = tokenizer.pad_token_id
     encoder = RewardModelLabeler(RewardModelOptions(model=base, max_length=max_length))
-    encoder.tokenizer = tokenizer
+    encoder.tokenizer = quiet_lengths(tokenizer)
     columns, cut = _encoded(encoder, triples_of(train_rows))
     args = trainer_config(RewardConfig, output, RM_DEFAULTS, overrides or {})
     trainer = RewardTrainer(
@@ -112,6 +117,7 @@ def train_reward_model(
         train_dataset=Dataset.from_dict(columns),
         processing_class=tokenizer,
     )
+    quiet_training(trainer, "rm")
     result = trainer.train(resume_from_checkpoint=last_checkpoint(output) if resume else None)
     trainer.save_model(str(output))
     tokenizer.save_pretrained(str(output))

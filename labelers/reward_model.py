@@ -86,7 +86,7 @@ class RewardModelLabeler(Labeler):
 
         device = resolve_device(self.options.device)
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(self.options.model)
+            self.tokenizer = quiet_lengths(AutoTokenizer.from_pretrained(self.options.model))
             self.model = AutoModelForSequenceClassification.from_pretrained(
                 self.options.model, dtype=resolve_dtype(self.options.dtype, device)
             )
@@ -238,3 +238,12 @@ class RewardModelLabeler(Labeler):
                 continue
             for index, value in zip(where, logits[:, self.index].float().tolist(), strict=True):
                 out[index] = value
+
+
+def quiet_lengths(tokenizer: Any) -> Any:
+    """Mark transformers' "sequence length is longer than the maximum" warning as shown: the
+    caller cuts every sequence to its own budget (and counts what it cut)."""
+    warned = getattr(tokenizer, "deprecation_warnings", None)
+    if isinstance(warned, dict):
+        warned["sequence-length-is-longer-than-the-specified-maximum"] = True
+    return tokenizer
