@@ -75,12 +75,10 @@ def _client(store: str, settings: dict[str, Any]) -> Iterator[Any]:
 
 def generation_cost(settings: dict[str, Any], usage: dict[str, int]) -> float | None:
     """Dollars this run's requests cost (0 on the local server, None for an unlisted model)."""
-    from prefsmith.labelers.endpoints import is_transformers_endpoint
-    from prefsmith.schemas.pricing import cost_usd, load_pricing, price_of
+    from prefsmith.labelers.budget import endpoint_price
+    from prefsmith.schemas.pricing import cost_usd
 
-    if settings["endpoint"] == "local" or is_transformers_endpoint(settings["endpoint"]):
-        return 0.0
-    price = price_of(load_pricing(settings["pricing"]), settings["model"])
+    price = endpoint_price(settings["endpoint"], settings["model"], settings["pricing"])
     return cost_usd(price, [usage], batch=settings.get("batch", False))
 
 

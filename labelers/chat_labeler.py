@@ -10,7 +10,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field
 
 from prefsmith.labelers.base import Labeler, LabelerOptions
-from prefsmith.labelers.budget import Budget, BudgetReached
+from prefsmith.labelers.budget import Budget, BudgetReached, endpoint_price
 from prefsmith.labelers.chat_client import ChatClient, ChatResult
 from prefsmith.labelers.endpoints import (
     check_batch_endpoint,
@@ -83,13 +83,11 @@ class ChatLabeler(Labeler):
     def cost_of(self, labels: list[Any]) -> float | None:
         """Dollars the labels made by this run cost, from their stored usage: 0 on a local
         server or in-process weights, None for a model the pricing table does not list."""
-        from prefsmith.schemas.pricing import cost_usd, load_pricing, price_of, usage_of
+        from prefsmith.schemas.pricing import cost_usd, usage_of
 
+        o = self.options
         usages = [u for label in labels for u in usage_of(label.details)]
-        if self.options.endpoint == "local" or is_transformers_endpoint(self.options.endpoint):
-            return 0.0
-        price = price_of(load_pricing(self.options.pricing), self.options.model)
-        return cost_usd(price, usages, batch=self.options.batch)
+        return cost_usd(endpoint_price(o.endpoint, o.model, o.pricing), usages, batch=o.batch)
 
     def use_budget(self, max_usd: float) -> Budget:
         o = self.options
