@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 from typing import Any
 
+from prefsmith.schemas import locations
 from prefsmith.schemas.errors import UserError
 
-TEMPLATES = Path(__file__).resolve().parents[1] / "templates" / "label_studio"
+TEMPLATES = locations.TEMPLATES / "label_studio"
 
 
 def label_config(template: str) -> str:

@@ -20,8 +20,9 @@ from typing import Any
 import polars as pl
 
 from prefsmith.annotation.label_studio import LabelStudio
+from prefsmith.builders.agreement import pair_answers
+from prefsmith.builders.pairs import opinions_from_labels, pair_key
 from prefsmith.schemas import ids
-from prefsmith.schemas.agreement import pair_answers
 from prefsmith.schemas.annotation import (
     HUMAN_LABELER,
     build_task,
@@ -31,7 +32,6 @@ from prefsmith.schemas.annotation import (
     task_key,
 )
 from prefsmith.schemas.errors import UserError
-from prefsmith.schemas.preference import opinions_from_labels, pair_key
 from prefsmith.schemas.records import Label, load_json, to_table
 from prefsmith.store import Store, labels_of
 

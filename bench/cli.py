@@ -33,7 +33,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import check_targets
+from .common import check_targets
 
 ROOT = Path(__file__).resolve().parents[1]
 HH = ROOT / "tests" / "data" / "hh_rlhf_harmless_test_120.jsonl"
@@ -46,7 +46,7 @@ def make_store(where: Path) -> tuple[Path, Path]:
 import torch
 from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 from prefsmith.ingest.hh_rlhf import ingest_hh_jsonl
-from prefsmith.labelers.bundled import minilm_dir
+from prefsmith.endpoints.bundled import minilm_dir
 from prefsmith.store import Store
 import itertools, pathlib
 lines = pathlib.Path({str(HH)!r}).read_text().splitlines()[:50]

@@ -23,7 +23,7 @@ import json
 import tempfile
 from pathlib import Path
 
-from bench.common import check_targets, data_file, run_measured
+from .common import check_targets, data_file, run_measured
 
 MAKE = """
 import json, re, sys

@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import data_file, run_measured
+from .common import data_file, run_measured
 
 SAMPLE = "hh-rlhf/harmless-base-test.first600.jsonl"
 

@@ -20,8 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import check_targets
-from bench.labelers import build_store
+from .common import check_targets
+from .labelers import build_store
 
 
 def server_requests(server) -> int:
@@ -66,7 +66,7 @@ def main() -> None:
     args = parser.parse_args()
     say = (lambda *a: None) if args.json else print
 
-    from prefsmith.labelers.local_server import LocalServer
+    from prefsmith.endpoints.local_server import LocalServer
     from prefsmith.labelers.registry import build_labeler
     from prefsmith.labelers.runner import run_labeler, store_items
 

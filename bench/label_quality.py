@@ -26,7 +26,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.common import check_targets, data_file
+from .common import check_targets, data_file
 
 PREFSMITH = Path(sys.executable).parent / "prefsmith"
 

@@ -19,14 +19,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import check_targets, data_file
+from .common import check_targets, data_file
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def build_store(work: Path, tasks: int):
+    from prefsmith.ingest.hh_rows import parse_pair
     from prefsmith.ingest.sources import SourceFile, iter_file
-    from prefsmith.schemas.hh_rlhf import parse_pair
     from prefsmith.schemas.records import Candidate, Label, Prompt, to_table
     from prefsmith.store import Store
 

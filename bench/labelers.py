@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import check_targets, data_file
+from .common import check_targets, data_file
 
 # The paper's way (Eq. 4): several questions averaged, each costing the seed a generate call.
 ENSEMBLE = [
@@ -54,7 +54,7 @@ def build_rm(work: Path) -> Path:
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from prefsmith.labelers.bundled import minilm_dir
+    from prefsmith.endpoints.bundled import minilm_dir
 
     torch.manual_seed(0)
     model = AutoModelForSequenceClassification.from_pretrained(minilm_dir(), num_labels=1)

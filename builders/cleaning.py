@@ -23,9 +23,9 @@ import polars as pl
 
 from prefsmith.builders.decontamination import benchmark_index
 from prefsmith.builders.near_duplicates import dropped_near_duplicates, prompt_text
+from prefsmith.builders.pii import redact
 from prefsmith.schemas.builds import PreferenceBuildConfig
 from prefsmith.schemas.errors import UserError
-from prefsmith.schemas.pii import redact
 from prefsmith.store import Store
 
 

@@ -27,12 +27,13 @@ import yaml
 from jinja2 import Environment, FileSystemLoader
 
 from prefsmith import __version__
-from prefsmith.schemas.agreement import agreement_matrix
+from prefsmith.builders.agreement import agreement_matrix
+from prefsmith.builders.pairs import opinions_from_labels
+from prefsmith.schemas import locations
 from prefsmith.schemas.builds import DatasetBuildConfig
-from prefsmith.schemas.preference import opinions_from_labels
 from prefsmith.store import Store
 
-TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
+TEMPLATES = locations.TEMPLATES
 FORMAT_NOTES = {
     "conversational": "trl's conversational preference format: `prompt` is the whole conversation "
     "as messages, `chosen`/`rejected` the assistant's answer as messages (DPOTrainer takes it as is).",

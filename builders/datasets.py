@@ -14,12 +14,12 @@ import polars as pl
 
 from prefsmith.builders.cleaning import clean_pairs
 from prefsmith.builders.dataset_files import write_dataset
+from prefsmith.builders.formats import kto_rows, preference_row, rm_pair_row, sft_row
+from prefsmith.builders.pairs import choose_pairs, opinions_from_labels
+from prefsmith.builders.reward_prompt import Normalizer, RewardTemplate, render_prompt
+from prefsmith.builders.splits import split_of
 from prefsmith.schemas.builds import PreferenceBuildConfig, RewardInPromptBuildConfig
 from prefsmith.schemas.errors import UserError
-from prefsmith.schemas.formats import kto_rows, preference_row, rm_pair_row, sft_row
-from prefsmith.schemas.preference import choose_pairs, opinions_from_labels
-from prefsmith.schemas.reward_prompt import Normalizer, RewardTemplate, render_prompt
-from prefsmith.schemas.splits import split_of
 from prefsmith.store import Store
 from prefsmith.store.queries import candidates_of_origins, labels_of, texts_by_ids
 

@@ -5,7 +5,7 @@
 
 Each row carries the response's token ids under the chosen tokenizer (the response
 alone, no special tokens) and a reward list exactly as long, from the spans of the
-critic's label (see `schemas/spans.py`); with `--scalar-from`, that labeler's score is
+critic's label (see `builders/spans.py`); with `--scalar-from`, that labeler's score is
 added to the last token's reward, as in the seed.
 """
 
@@ -18,11 +18,11 @@ from typing import Any
 import polars as pl
 
 from prefsmith.builders.dataset_files import write_dataset
+from prefsmith.builders.spans import token_rewards
+from prefsmith.builders.splits import split_of
 from prefsmith.schemas.builds import TokenRewardsBuildConfig
 from prefsmith.schemas.errors import UserError
 from prefsmith.schemas.records import load_json
-from prefsmith.schemas.spans import token_rewards
-from prefsmith.schemas.splits import split_of
 from prefsmith.store import Store, labels_of
 
 

@@ -15,6 +15,7 @@ from prefsmith.cli.common import (
     user_errors,
 )
 from prefsmith.cli.model_options import option_parameters, validate_options, with_parameters
+from prefsmith.schemas.locations import DEFAULT_STORE
 from prefsmith.schemas.run_config import AnnotatePushConfig
 
 annotate_app = typer.Typer(
@@ -31,27 +32,29 @@ def annotate_push(store: str, json_: bool, **values: Any) -> None:
     """Create tasks for the selected items; items already in the project are skipped."""
     from prefsmith.annotation.label_studio import LabelStudio, label_config
     from prefsmith.cli.runner import run_flow
+    from prefsmith.flows.annotate import annotate_push as annotate_push_flow
 
     settings = validate_options(AnnotatePushConfig, values)
     require_store(store)
     label_config(settings.get("template", "ranker"))
     LabelStudio().check()  # unreachable server or rejected token: one line, before Prefect
-    summary = run_flow("prefsmith.flows.annotate:annotate_push", store=store, config=settings)
+    summary = run_flow(annotate_push_flow, store=store, config=settings)
     emit(summary, json_, f"annotate push -> {settings['project']}")
 
 
 @annotate_app.command("pull")
 @user_errors
 def annotate_pull(
-    project: ProjectOption, store: StoreOption = "prefsmith-store", json_: JsonOption = False
+    project: ProjectOption, store: StoreOption = DEFAULT_STORE, json_: JsonOption = False
 ) -> None:
     """Annotations -> `human:label-studio` labels (one per annotator; edits update in place)."""
     from prefsmith.annotation.label_studio import LabelStudio
     from prefsmith.cli.runner import run_flow
+    from prefsmith.flows.annotate import annotate_pull as annotate_pull_flow
 
     require_store(store)
     studio = LabelStudio()
     studio.check()
     studio.project(project)  # a missing project: one line
-    summary = run_flow("prefsmith.flows.annotate:annotate_pull", store=store, project=project)
+    summary = run_flow(annotate_pull_flow, store=store, project=project)
     emit(summary, json_, f"annotate pull <- {project}")

@@ -29,6 +29,7 @@ from prefsmith.cli.prefect_server import prefect_app
 from prefsmith.cli.self_reward import self_reward
 from prefsmith.cli.train import eval_app, train_app
 from prefsmith.schemas.errors import UserError
+from prefsmith.schemas.locations import DEFAULT_STORE
 
 app = typer.Typer(
     name="prefsmith",
@@ -71,7 +72,7 @@ def root(
 
 @app.command()
 @user_errors
-def status(store: StoreOption = "prefsmith-store", json_: JsonOption = False) -> None:
+def status(store: StoreOption = DEFAULT_STORE, json_: JsonOption = False) -> None:
     """Row counts per table, rejects by reason, labels by labeler."""
     from prefsmith.store import Store
 
@@ -101,13 +102,13 @@ def run(
     """Run every stage of a run config as one Prefect flow; reruns skip finished work."""
     from prefsmith.cli.runner import run_flow
     from prefsmith.cli.summary import print_run_summary
-    from prefsmith.flows.pipeline import check_run
+    from prefsmith.runs.preflight import check_run
     from prefsmith.schemas.run_config import load_run_config
 
     loaded = load_run_config(config, store)
     check_run(loaded)  # fail in a second, before Prefect starts
     if dry_run:
-        from prefsmith.flows.pipeline import plan_run
+        from prefsmith.runs.plan import plan_run
 
         plan = plan_run(loaded)
         if json_:
@@ -117,7 +118,9 @@ def run(
             emit(stage, False, f"{stage['stage']} --dry-run")
         emit(plan, False, f"run {config} --dry-run: nothing sent")
         return
-    summary = run_flow("prefsmith.flows.pipeline:pipeline", config=config, store=store)
+    from prefsmith.flows.pipeline import pipeline as pipeline_flow
+
+    summary = run_flow(pipeline_flow, config=config, store=store)
     if json_:
         emit(summary, True, "")
     else:
@@ -137,7 +140,7 @@ def serve(
     """Serve a GGUF model as an OpenAI-compatible API on 127.0.0.1 until interrupted."""
     import time
 
-    from prefsmith.labelers.local_server import LocalServer
+    from prefsmith.endpoints.local_server import LocalServer
 
     with LocalServer(model, port) as server:
         stdout.print(server.base_url)
@@ -149,7 +152,7 @@ def serve(
 
 @report_app.command("agreement")
 @user_errors
-def report_agreement(store: StoreOption = "prefsmith-store", json_: JsonOption = False) -> None:
+def report_agreement(store: StoreOption = DEFAULT_STORE, json_: JsonOption = False) -> None:
     """Agreement between every two labelers on the pairs both judged: n, agreement, Cohen's kappa."""
     from prefsmith.report.agreement import agreement_report
     from prefsmith.store import Store

@@ -19,7 +19,7 @@ batches_app = typer.Typer(
 @user_errors
 def status(store: str, json_: bool) -> None:
     """Poll the store's batches and show each submission's state."""
-    from prefsmith.flows.batches import batch_status
+    from prefsmith.runs.batches import batch_status
 
     require_store(store)
     summary = batch_status(store)
@@ -33,9 +33,10 @@ def status(store: str, json_: bool) -> None:
 def collect(store: str, json_: bool) -> None:
     """Download ended batches and write their labels or candidates (as the next run would)."""
     from prefsmith.cli.runner import run_flow
+    from prefsmith.flows.batches import collect_batches as collect_batches_flow
 
     require_store(store)
-    summary = run_flow("prefsmith.flows.batches:collect_batches", store=store)
+    summary = run_flow(collect_batches_flow, store=store)
     rows = [(run, f"{run['command']} (from batches) -> {store}") for run in summary["runs"]]
     _emit_all(summary, rows, json_)
 

@@ -22,6 +22,7 @@ from prefsmith.cli.model_options import option_parameters, validate_options, wit
 from prefsmith.schemas.builds import build_kinds
 from prefsmith.schemas.config import ExportConfig
 from prefsmith.schemas.errors import UserError
+from prefsmith.schemas.locations import DEFAULT_STORE
 
 build_app = typer.Typer(help="Build datasets from the store's labels.", no_args_is_help=True)
 
@@ -48,13 +49,14 @@ def build_command(kind: str, settings_model: type[BaseModel]) -> Callable[..., N
     def command(store: str, json_: bool, **options: Any) -> None:
         from prefsmith.builders.registry import build_settings
         from prefsmith.cli.runner import run_flow
+        from prefsmith.flows.build import build as build_flow
         from prefsmith.store import Store
 
         settings = validate_options(settings_model, options)
         build_settings(kind, settings)  # every mistake in one line, before Prefect starts
         require_store(store)
         Store(store).ensure_writable()
-        summary = run_flow("prefsmith.flows.build:build", store=store, kind=kind, settings=settings)
+        summary = run_flow(build_flow, store=store, kind=kind, settings=settings)
         emit(summary, json_, f"build {kind} -> {summary['path']}")
 
     command.__doc__ = (settings_model.__doc__ or kind).split(":", 1)[-1].strip()
@@ -70,14 +72,14 @@ def prompt(
     text: Annotated[str, typer.Argument(help="The user's message.")],
     dataset: Annotated[str, typer.Option(help="A reward-in-prompt dataset of the store.")],
     target: Annotated[str, typer.Option(help="Target rewards, e.g. helpful=0.9,harmless=0.8.")],
-    store: StoreOption = "prefsmith-store",
+    store: StoreOption = DEFAULT_STORE,
     raw: Annotated[
         bool, typer.Option(help="Targets are raw scores: normalise them as the dataset did.")
     ] = False,
     json_: JsonOption = False,
 ) -> None:
     """Render an inference prompt exactly as the reward-in-prompt dataset renders its rows."""
-    from prefsmith.schemas.reward_prompt import (
+    from prefsmith.builders.reward_prompt import (
         Normalizer,
         RewardTemplate,
         parse_targets,
@@ -106,9 +108,10 @@ def export(store: str, json_: bool, **values: Any) -> None:
     """Write a dataset in the Hub layout to a folder, or push it to the Hub in one commit."""
     from prefsmith.builders.export import check_export
     from prefsmith.cli.runner import run_flow
+    from prefsmith.flows.export import export_dataset as export_dataset_flow
     from prefsmith.store import Store
 
     settings = validate_options(ExportConfig, values)
     check_export(Store(store), settings["dataset"], settings["to"])
-    summary = run_flow("prefsmith.flows.export:export_dataset", store=store, config=settings)
+    summary = run_flow(export_dataset_flow, store=store, config=settings)
     emit(summary, json_, f"export {settings['dataset']}")

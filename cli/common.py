@@ -18,6 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from prefsmith.schemas.errors import UserError
+from prefsmith.schemas.locations import DEFAULT_STORE
 
 stdout = Console()
 errors = Console(stderr=True)
@@ -34,7 +35,7 @@ def common_parameters(*, store: bool = False, json_: bool = False) -> list[inspe
     keyword = inspect.Parameter.KEYWORD_ONLY
     parameters = []
     if store:
-        parameters.append(inspect.Parameter("store", keyword, default="prefsmith-store",
+        parameters.append(inspect.Parameter("store", keyword, default=DEFAULT_STORE,
                                             annotation=StoreOption))  # fmt: skip
     if json_:
         parameters.append(inspect.Parameter("json_", keyword, default=False, annotation=JsonOption))

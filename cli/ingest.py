@@ -33,10 +33,11 @@ def _parameters(model: type) -> list:
 @user_errors
 def ingest_hh_rlhf(store: str, json_: bool, **values: Any) -> None:
     """Ingest hh-rlhf pairs: prompt turns, chosen/rejected answers, the human label."""
+    from prefsmith.flows.ingest import ingest_hh_rlhf as ingest_hh_rlhf_flow
     from prefsmith.ingest.hh_rlhf import check_hh_source
 
     settings = validate_options(HHIngestConfig, values)
-    _run(check_hh_source, "ingest_hh_rlhf", store, settings, json_)
+    _run(check_hh_source, ingest_hh_rlhf_flow, store, settings, json_)
 
 
 @ingest_app.command("prompts")
@@ -44,14 +45,15 @@ def ingest_hh_rlhf(store: str, json_: bool, **values: Any) -> None:
 @user_errors
 def ingest_prompts(store: str, json_: bool, **values: Any) -> None:
     """Ingest a prompt set; MT-Bench follow-up turns are kept for multi-turn generation."""
+    from prefsmith.flows.ingest import ingest_prompts as ingest_prompts_flow
     from prefsmith.ingest.prompt_sets import check_prompt_source
 
     settings = validate_options(PromptIngestConfig, values)
-    _run(check_prompt_source, "ingest_prompts", store, settings, json_)
+    _run(check_prompt_source, ingest_prompts_flow, store, settings, json_)
 
 
 def _run(
-    check: Callable[..., object], flow: str, store: str, settings: dict[str, Any], json_: bool
+    check: Callable[..., object], flow: Any, store: str, settings: dict[str, Any], json_: bool
 ) -> None:
     from prefsmith.cli.runner import run_flow
     from prefsmith.store import Store
@@ -60,7 +62,7 @@ def _run(
     new_store = not Path(store).exists()
     try:
         Store(store).ensure_writable()
-        summary = run_flow(f"prefsmith.flows.ingest:{flow}", store=store, config=settings)
+        summary = run_flow(flow, store=store, config=settings)
     except BaseException:
         if new_store:  # a failed first ingest leaves no empty store behind
             shutil.rmtree(store, ignore_errors=True)

@@ -65,14 +65,21 @@ def _label_parameters() -> list[inspect.Parameter]:
 
 
 def labeler_options(
-    flags: dict[str, Any], option: list[str] | None, options_path: str | None
+    flags: dict[str, Any],
+    option: list[str] | None,
+    options_path: str | None,
+    labeler: str | None = None,
 ) -> dict[str, Any]:
     """The labeler's options: the file, then `--option`s, then its own flags, later ones
-    winning."""
+    winning. An `--option` value is read by the type of its field in `labeler`'s Options
+    (a string option keeps `on` or `017` as written)."""
+    from prefsmith.labelers.registry import REGISTRY
+
+    model = REGISTRY[labeler].Options if labeler in REGISTRY else None
     given = {k: v for k, v in flags.items() if v is not None and v != []}
     return {
         **read_settings_file(options_path, "--options"),
-        **parse_assignments(option, "--option"),
+        **parse_assignments(option, "--option", model),
         **given,
     }
 
@@ -91,11 +98,11 @@ def label(
     """Label the store's candidates; items already labeled with the same fingerprint are skipped."""
     from prefsmith.cli.runner import run_flow
     from prefsmith.labelers.registry import build_labeler
-    from prefsmith.runtime.task_runners import check_scale_out
+    from prefsmith.runs.scale_out import check_scale_out
 
     flags = {k: values.pop(k) for k in list(values) if k in LABELER_FLAGS}
     settings = validate_options(LabelConfig, {"labeler": labeler, **values})
-    settings["options"] = labeler_options(flags, option, options_path)
+    settings["options"] = labeler_options(flags, option, options_path, labeler)
     require_store(store)
     # every mistake in one line, before Prefect
     instance = build_labeler(labeler, settings["options"])
@@ -116,7 +123,9 @@ def label(
         emit(plan, json_, f"label {instance.name} --dry-run ({store}): nothing sent")
         return
     check_scale_out(settings.get("shards", 1), settings.get("task_runner"))
-    summary = run_flow("prefsmith.flows.label:label", store=store, config=settings)
+    from prefsmith.flows.label import label as label_flow
+
+    summary = run_flow(label_flow, store=store, config=settings)
     emit(summary, json_, f"label {summary['labeler']} -> {store}")
 
 
@@ -127,20 +136,22 @@ def label(
 def generate(store: str, json_: bool, dry_run: bool, **values: Any) -> None:
     """Generate candidates for the store's prompts; multi-turn prompts are answered turn by turn."""
     from prefsmith.cli.runner import run_flow
-    from prefsmith.labelers.budget import Budget
-    from prefsmith.labelers.endpoints import check_endpoint
+    from prefsmith.endpoints.clients import budget_for
+    from prefsmith.endpoints.connect import check_endpoint
 
     settings = validate_options(GenerateConfig, values)
     require_store(store)
     config = GenerateConfig.model_validate(settings)
     check_endpoint(config.endpoint, config.model)
     if config.max_cost is not None:  # a price for the model, before any work
-        Budget.for_endpoint(0.0, config.endpoint, config.model, config.pricing, config.batch)
+        budget_for(config, 0.0)
     if dry_run:
-        from prefsmith.flows.generate import plan_generate
+        from prefsmith.generation.stage import plan_generate
         from prefsmith.store import Store
 
         emit(plan_generate(Store(store), config), json_, f"generate --dry-run ({store})")
         return
-    summary = run_flow("prefsmith.flows.generate:generate", store=store, config=settings)
+    from prefsmith.flows.generate import generate as generate_flow
+
+    summary = run_flow(generate_flow, store=store, config=settings)
     emit(summary, json_, f"generate -> {store}")

@@ -7,14 +7,16 @@ still recorded as Failed with the message, in the UI and the API.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prefsmith.schemas.errors import UserError
+
+if TYPE_CHECKING:
+    from prefect import Flow
 
 
 def _kinds_of(error_class: type) -> set[str]:
@@ -60,8 +62,8 @@ def _api_url(url: str | None) -> Iterator[None]:
         yield
 
 
-def run_flow(target: str, **parameters: Any) -> Any:
-    """Call the flow at `module:attribute` with `parameters`; re-raise its exception.
+def run_flow(flow: Flow, **parameters: Any) -> Any:
+    """Call `flow` with `parameters`; re-raise its exception.
 
     The summary's `seconds` is replaced by the wall time of the whole call, Prefect's
     start-up included, so it is what the user waited for.
@@ -73,8 +75,6 @@ def run_flow(target: str, **parameters: Any) -> Any:
     api = use_local_server()
     if (env := original_env()) is not None:  # where runs go to an API: next commands run warm
         start_in_background(env)
-    module_name, _, attribute = target.partition(":")
-    flow = getattr(importlib.import_module(module_name), attribute)
     with _api_url(api), _quiet_user_errors():
         state = flow(**parameters, return_state=True)
     result = state.result(raise_on_failure=False)

@@ -32,7 +32,8 @@ def self_reward(
     from pathlib import Path
 
     from prefsmith.cli.runner import run_flow
-    from prefsmith.labelers.models import check_weights
+    from prefsmith.endpoints.weights import check_weights
+    from prefsmith.flows.self_reward import self_reward as self_reward_flow
     from prefsmith.schemas.errors import UserError
 
     settings = validate_options(SelfRewardConfig, values)
@@ -43,7 +44,7 @@ def self_reward(
         check_weights(loop.policy)
     if loop.judge_template and not Path(loop.judge_template).is_file():
         raise UserError(f"--judge-template: no such file {loop.judge_template}")
-    summary = run_flow("prefsmith.flows.self_reward:self_reward", store=store, config=settings)
+    summary = run_flow(self_reward_flow, store=store, config=settings)
     if not json_:  # one row per iteration is the report's job; the table gets the counts
         records = summary["iterations"]
         summary = {**summary, "iterations": len(records)}

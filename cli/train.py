@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -19,6 +19,10 @@ from prefsmith.cli.common import (
 from prefsmith.cli.model_options import option_parameters, validate_options, with_parameters
 from prefsmith.schemas.config import TrainConfig
 from prefsmith.schemas.errors import UserError
+from prefsmith.schemas.locations import DEFAULT_STORE
+
+if TYPE_CHECKING:
+    from prefsmith.finetune.registry import Trainer
 
 train_app = typer.Typer(help="Fine-tune on a built dataset.", no_args_is_help=True)
 eval_app = typer.Typer(
@@ -27,17 +31,11 @@ eval_app = typer.Typer(
 )
 
 DatasetOption = Annotated[str, typer.Option(help="A dataset built in the store (its name).")]
-OutputOption = Annotated[str, typer.Option(help="Folder for the model, config, metrics, card.")]
 ConfigOption = Annotated[
     str | None, typer.Option(help="YAML of trl config settings (RewardConfig, DPOConfig, ...).")
 ]
 SetOption = Annotated[
     list[str] | None, typer.Option("--set", help="A trl setting, KEY=VALUE (repeatable).")
-]
-ResumeOption = Annotated[bool, typer.Option(help="Continue from the last checkpoint in OUTPUT.")]
-LoraOption = Annotated[int | None, typer.Option(help="Train a LoRA adapter of this rank.")]
-PolicyOption = Annotated[
-    str | None, typer.Option(help="Policy: Hub id or folder (default: bundled SmolLM2).")
 ]
 
 
@@ -48,17 +46,20 @@ def trl_settings(config: str | None, assignments: list[str] | None) -> dict[str,
     return {**read_settings_file(config), **parse_assignments(assignments)}
 
 
-def train_command(trainer: str, summary: str):
-    """`prefsmith train TRAINER`: its options are the fields of `TrainConfig` (the run
-    config's `train:` entries); trl settings go through `--config FILE` and `--set`."""
+def train_command(name: str, trainer: Trainer):
+    """`prefsmith train NAME`: its options are the fields of `TrainConfig` (the run config's
+    `train:` entries) and of the trainer's own options model; trl settings go through
+    `--config FILE` and `--set`."""
     parameters = [
-        *option_parameters(TrainConfig, skip=("trainer",)),
+        *option_parameters(TrainConfig, skip=("trainer", "options", "settings")),
+        *option_parameters(trainer.options),
         inspect.Parameter("config", inspect.Parameter.KEYWORD_ONLY, default=None,
                           annotation=ConfigOption),
         inspect.Parameter("set_", inspect.Parameter.KEYWORD_ONLY, default=None,
                           annotation=SetOption),
         *common_parameters(store=True, json_=True),
     ]  # fmt: skip
+    own = set(trainer.options.model_fields)
 
     @with_parameters(parameters)
     @user_errors
@@ -67,19 +68,22 @@ def train_command(trainer: str, summary: str):
     ) -> None:
         from prefsmith.cli.runner import run_flow
         from prefsmith.finetune.datasets import built_dataset
-        from prefsmith.finetune.registry import TRAINERS
+        from prefsmith.flows.finetune import train_stage as train_stage_flow
         from prefsmith.store import Store
 
-        settings = validate_options(TrainConfig, {"trainer": trainer, **values})
+        options = validate_options(trainer.options, {k: v for k, v in values.items() if k in own})
+        common = {k: v for k, v in values.items() if k not in own}
+        settings = validate_options(TrainConfig, {"trainer": name, **common})
+        settings["options"] = options
         settings["settings"] = trl_settings(config, set_)
         train = TrainConfig.model_validate(settings)
         require_store(store)
-        built_dataset(Store(store), train.dataset, TRAINERS[trainer].kinds)  # before Prefect
+        built_dataset(Store(store), train.dataset, trainer.kinds)  # before Prefect
         Path(train.output).mkdir(parents=True, exist_ok=True)
-        result = run_flow("prefsmith.flows.finetune:train_stage", store=store, config=settings)
-        emit(result, json_, f"train {trainer} -> {train.output}")
+        result = run_flow(train_stage_flow, store=store, config=settings)
+        emit(result, json_, f"train {name} -> {train.output}")
 
-    command.__doc__ = summary
+    command.__doc__ = trainer.summary
     return command
 
 
@@ -87,7 +91,7 @@ def _register_trainers() -> None:
     from prefsmith.finetune.registry import TRAINERS
 
     for name, trainer in TRAINERS.items():
-        train_app.command(name)(train_command(name, trainer.summary))
+        train_app.command(name)(train_command(name, trainer))
 
 
 _register_trainers()
@@ -97,7 +101,7 @@ _register_trainers()
 @user_errors
 def train_openai(
     dataset: DatasetOption,
-    store: StoreOption = "prefsmith-store",
+    store: StoreOption = DEFAULT_STORE,
     method: Annotated[str, typer.Option(help="sft or dpo.")] = "sft",
     model: Annotated[str, typer.Option(help="Base model to fine-tune.")] = (
         "gpt-4o-mini-2024-07-18"
@@ -113,6 +117,7 @@ def train_openai(
     """A fine-tuning job on OpenAI; a rerun finds the job by the file's hash, never pays twice."""
     from prefsmith.cli.runner import run_flow
     from prefsmith.finetune.openai_jobs import dataset_files
+    from prefsmith.flows.finetune import train_openai as train_openai_flow
     from prefsmith.store import Store
 
     require_store(store)
@@ -121,19 +126,18 @@ def train_openai(
     dataset_files(Store(store), dataset, method)
     options = {"method": method, "model": model, "suffix": suffix, "beta": beta, "wait": wait}
     options["base_url"] = base_url
-    summary = run_flow(
-        "prefsmith.flows.finetune:train_openai", store=store, dataset=dataset, options=options
-    )
+    summary = run_flow(train_openai_flow, store=store, dataset=dataset, options=options)
     emit(summary, json_, f"train openai {summary['job_id']}")
 
 
 def eval_command(kind: str):
     """`prefsmith eval KIND`: its options are the fields of the run config's `evaluate:` entry
     and of the kind's options model (`schemas.evaluations`)."""
-    from prefsmith.schemas.evaluations import EVALUATION_OPTIONS
+    from prefsmith.finetune.registry import EVALUATIONS
     from prefsmith.schemas.run_config import EvaluateConfig
 
-    model = EVALUATION_OPTIONS[kind]
+    evaluation = EVALUATIONS[kind]
+    model = evaluation.options
     parameters = [
         *option_parameters(EvaluateConfig, skip=("kind", "options")),
         *option_parameters(model),
@@ -145,8 +149,8 @@ def eval_command(kind: str):
     def command(store: str, json_: bool, dataset: str, output: str, **values: Any) -> None:
         from prefsmith.cli.runner import run_flow
         from prefsmith.finetune.datasets import built_dataset
+        from prefsmith.flows.finetune import evaluate as evaluate_flow
         from prefsmith.schemas.config import validate
-        from prefsmith.schemas.evaluations import EVALUATION_DATASETS
         from prefsmith.store import Store
 
         options = validate_options(model, values)
@@ -154,13 +158,13 @@ def eval_command(kind: str):
             EvaluateConfig, {"kind": kind, "dataset": dataset, "output": output, "options": options}
         )
         require_store(store)
-        built_dataset(Store(store), dataset, EVALUATION_DATASETS[kind])  # before Prefect
+        built_dataset(Store(store), dataset, evaluation.kinds)  # before Prefect
         if endpoint := options.get("judge_endpoint"):
-            from prefsmith.labelers.endpoints import check_endpoint
+            from prefsmith.endpoints.connect import check_endpoint
 
             check_endpoint(endpoint, options.get("judge_model"))
         summary = run_flow(
-            "prefsmith.flows.finetune:evaluate",
+            evaluate_flow,
             store=store,
             config=config.model_dump(exclude_unset=True),
         )
@@ -172,9 +176,9 @@ def eval_command(kind: str):
 
 def _register_evaluations() -> None:
     from prefsmith.cli.eval_labelers import eval_labelers
-    from prefsmith.schemas.evaluations import EVALUATION_OPTIONS
+    from prefsmith.finetune.registry import EVALUATIONS
 
-    for kind in EVALUATION_OPTIONS:
+    for kind in EVALUATIONS:
         eval_app.command(kind)(eval_command(kind))
     eval_app.command("labelers")(eval_labelers)
 

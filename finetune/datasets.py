@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from prefsmith.ingest.hh_rows import HHRowError, parse_pair, split_dialogue
 from prefsmith.schemas.errors import UserError
-from prefsmith.schemas.hh_rlhf import HHRowError, parse_pair, split_dialogue
 from prefsmith.store import Store, load_manifest
 
 

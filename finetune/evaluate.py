@@ -23,11 +23,11 @@ from typing import Any
 
 import polars as pl
 
+from prefsmith.builders.reward_prompt import Normalizer, RewardTemplate, render_prompt
 from prefsmith.finetune.datasets import built_dataset
 from prefsmith.finetune.sampling import PolicySampler
 from prefsmith.labelers.base import Item
 from prefsmith.schemas.errors import UserError
-from prefsmith.schemas.reward_prompt import Normalizer, RewardTemplate, render_prompt
 from prefsmith.store import Store
 
 
@@ -169,8 +169,8 @@ def dpo_evaluation(
     max_new_tokens: int = 64,
     device: str = "auto",
 ) -> dict[str, Any]:
+    from prefsmith.endpoints.bundled import smollm2_checkpoint
     from prefsmith.finetune.win_rates import length_controlled_win_rate
-    from prefsmith.labelers.bundled import smollm2_checkpoint
     from prefsmith.labelers.registry import build_labeler
 
     started = time.perf_counter()

@@ -21,8 +21,9 @@ import yaml
 from jinja2 import Environment, FileSystemLoader
 
 from prefsmith import __version__
+from prefsmith.schemas import locations
 
-TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
+TEMPLATES = locations.TEMPLATES
 
 
 def changed_settings(args: Any) -> dict[str, Any]:

@@ -21,8 +21,9 @@ from prefsmith.finetune.datasets import built_dataset, load_split
 from prefsmith.finetune.outputs import write_run_files
 from prefsmith.finetune.registry import TRAINERS
 from prefsmith.finetune.settings import last_checkpoint, trainer_config
-from prefsmith.finetune.train_log import quiet_training
+from prefsmith.finetune.train_log import quiet_library_deprecations, quiet_training
 from prefsmith.schemas.errors import UserError
+from prefsmith.schemas.trainers import PolicyTrainOptions
 from prefsmith.store import Store
 
 DPO_DEFAULTS: dict[str, Any] = {
@@ -30,14 +31,12 @@ DPO_DEFAULTS: dict[str, Any] = {
     "gradient_accumulation_steps": 4,
     "learning_rate": 5e-6,
     "beta": 0.1,
-    "max_length": 512,
 }
 KTO_DEFAULTS: dict[str, Any] = {**DPO_DEFAULTS}
 SFT_DEFAULTS: dict[str, Any] = {
     "per_device_train_batch_size": 4,
     "gradient_accumulation_steps": 2,
     "learning_rate": 2e-5,
-    "max_length": 512,
     "completion_only_loss": True,
 }
 
@@ -46,7 +45,7 @@ def load_policy(policy: str | None) -> tuple[Any, Any, str]:
     """Model, tokenizer and name of the policy (default: the bundled SmolLM2 checkpoint)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from prefsmith.labelers.bundled import smollm2_checkpoint
+    from prefsmith.endpoints.bundled import smollm2_checkpoint
 
     name = policy or str(smollm2_checkpoint())
     try:
@@ -118,6 +117,8 @@ def policy_trainer(
     """trl's DPOTrainer, KTOTrainer or SFTTrainer, ready to train; and what the run record
     needs."""
     from trl import DPOConfig, DPOTrainer, KTOConfig, KTOTrainer, SFTConfig, SFTTrainer
+
+    quiet_library_deprecations()
 
     kinds, columns = KINDS[method]
     manifest, train, test = _splits(store, dataset, kinds, columns)
@@ -215,72 +216,49 @@ def _finish(method: str, trainer: Any, context: dict, output: Path, dataset: str
     return {"command": f"train {method}", "output": str(output), **record["metrics"]}
 
 
-def _train(method: str, store, dataset, output, policy, lora_r, overrides, resume, card) -> dict:
-    started = time.perf_counter()
-    trainer, context = policy_trainer(
-        method, store, dataset, output, policy=policy, lora_r=lora_r, overrides=overrides
-    )
-    result = trainer.train(resume_from_checkpoint=last_checkpoint(output) if resume else None)
-    context.update(train_loss=result.training_loss, lora=bool(lora_r))
-    summary = _finish(method, trainer, context, output, dataset, **card)
-    return {**summary, "seconds": round(time.perf_counter() - started, 3)}
-
-
-def train_dpo(
-    store: Store,
-    dataset: str,
-    output: Path,
-    *,
-    policy: str | None = None,
-    lora_r: int | None = None,
-    overrides: dict[str, Any] | None = None,
-    resume: bool = False,
-) -> dict[str, Any]:
-    """DPO on a preference dataset; returns the summary (train loss, test reward accuracy)."""
-    card = {
-        "usage": f"prefsmith eval dpo --store STORE --dataset {dataset} --policy {output} --rm RM",
+CARDS: dict[str, dict[str, Any]] = {
+    "dpo": {
+        "usage": "prefsmith eval dpo --store STORE --dataset {dataset} --policy {output} --rm RM",
         "description": "A policy tuned with Direct Preference Optimization.",
         "tags": ["dpo"],
-    }
-    return _train("dpo", store, dataset, output, policy, lora_r, overrides, resume, card)
-
-
-def train_kto(
-    store: Store,
-    dataset: str,
-    output: Path,
-    *,
-    policy: str | None = None,
-    lora_r: int | None = None,
-    overrides: dict[str, Any] | None = None,
-    resume: bool = False,
-) -> dict[str, Any]:
-    """KTO on unpaired rows (`build preference --format kto`): desirable and undesirable
-    answers need not come in pairs."""
-    card = {
-        "usage": f"prefsmith eval dpo --store STORE --dataset PAIRS --policy {output} --rm RM",
+    },
+    "kto": {
+        "usage": "prefsmith eval dpo --store STORE --dataset PAIRS --policy {output} --rm RM",
         "description": "A policy tuned with Kahneman-Tversky Optimization on unpaired labels.",
         "tags": ["kto"],
-    }
-    return _train("kto", store, dataset, output, policy, lora_r, overrides, resume, card)
-
-
-def train_sft(
-    store: Store,
-    dataset: str,
-    output: Path,
-    *,
-    policy: str | None = None,
-    lora_r: int | None = None,
-    overrides: dict[str, Any] | None = None,
-    resume: bool = False,
-) -> dict[str, Any]:
-    """Reward-conditioned SFT on a prompt-completion dataset, loss on the completion only."""
-    card = {
-        "usage": f"prefsmith eval reward-matching --store STORE --dataset {dataset} "
-        f"--policy {output} --rm DIMENSION=RM,...",
+    },
+    "sft": {
+        "usage": "prefsmith eval reward-matching --store STORE --dataset {dataset} "
+        "--policy {output} --rm DIMENSION=RM,...",
         "description": "A reward-conditioned policy: the prompt ends with the requested rewards "
         "(the dataset's reward block), and the model answers to match them.",
         "tags": ["sft", "reward-conditioned"],
-    }
-    return _train("sft", store, dataset, output, policy, lora_r, overrides, resume, card)
+    },
+}
+
+
+def train_policy(
+    method: str,
+    store: Store,
+    dataset: str,
+    output: Path,
+    options: PolicyTrainOptions,
+    *,
+    settings: dict[str, Any] | None = None,
+    resume: bool = False,
+) -> dict[str, Any]:
+    """DPO or KTO on a preference dataset, or reward-conditioned SFT on a prompt-completion
+    one (`method`: dpo, kto, sft); `settings` are trl's and win over `options.max_length`.
+    Returns the summary (train loss, test reward accuracy)."""
+    started = time.perf_counter()
+    overrides = {"max_length": options.max_length, **(settings or {})}
+    trainer, context = policy_trainer(
+        method, store, dataset, output, policy=options.base, lora_r=options.lora_r,
+        overrides=overrides,
+    )  # fmt: skip
+    result = trainer.train(resume_from_checkpoint=last_checkpoint(output) if resume else None)
+    context.update(train_loss=result.training_loss, lora=bool(options.lora_r))
+    card = {k: v.format(dataset=dataset, output=output) if isinstance(v, str) else v
+            for k, v in CARDS[method].items()}  # fmt: skip
+    summary = _finish(method, trainer, context, output, dataset, **card)
+    return {**summary, "seconds": round(time.perf_counter() - started, 3)}

@@ -12,6 +12,7 @@ Accuracy on the test split is measured by loading the saved model in the labeler
 from __future__ import annotations
 
 import math
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from prefsmith.finetune.datasets import preference_triples as triples_of
 from prefsmith.finetune.outputs import write_run_files
 from prefsmith.finetune.registry import TRAINERS
 from prefsmith.finetune.settings import last_checkpoint, trainer_config
-from prefsmith.finetune.train_log import quiet_training
+from prefsmith.finetune.train_log import quiet_library_deprecations, quiet_training
 from prefsmith.labelers.base import Item
 from prefsmith.labelers.reward_model import (
     RewardModelLabeler,
@@ -29,6 +30,7 @@ from prefsmith.labelers.reward_model import (
     quiet_lengths,
 )
 from prefsmith.schemas.errors import UserError
+from prefsmith.schemas.trainers import RewardModelTrainOptions
 from prefsmith.store import Store
 
 KINDS = TRAINERS["rm"].kinds
@@ -75,32 +77,35 @@ def pair_accuracy(model_dir: Path, triples: list[PreferenceTriple], max_length: 
 
 
 def train_reward_model(
+    trainer: str,
     store: Store,
     dataset: str,
     output: Path,
+    options: RewardModelTrainOptions,
     *,
-    base: str | None = None,
-    max_length: int = 256,
-    overrides: dict[str, Any] | None = None,
+    settings: dict[str, Any] | None = None,
     resume: bool = False,
 ) -> dict[str, Any]:
-    """Train, save to `output`, and report test-split accuracy; returns the summary."""
+    """Train, save to `output`, and report test-split accuracy; returns the summary.
+    (`trainer` is the registry name, `rm`; `settings` are trl's RewardConfig settings.)"""
     started = time.perf_counter()
+    base, max_length, overrides = options.base, options.max_length, settings
+    quiet_library_deprecations()
     manifest, _ = built_dataset(store, dataset, KINDS)
     train_rows = load_split(store, dataset, "train", KINDS)
     if train_rows is None or len(train_rows) == 0:
         raise UserError(f"--dataset {dataset} has no train split")
     test_rows = load_split(store, dataset, "test", KINDS)
     from datasets import Dataset
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import AutoTokenizer
     from trl import RewardConfig, RewardTrainer
 
-    from prefsmith.labelers.bundled import minilm_dir
+    from prefsmith.endpoints.bundled import minilm_dir
 
     base = base or str(minilm_dir())
     try:
         tokenizer = AutoTokenizer.from_pretrained(base)
-        model = AutoModelForSequenceClassification.from_pretrained(base, num_labels=1)
+        model = _fresh_reward_head(base)
     except OSError as error:
         raise UserError(f"--base {base}: cannot load ({str(error).splitlines()[0]})") from None
     # BERT-style tokenizers have no EOS; trl needs one (the separator ends a sequence there).
@@ -145,3 +150,30 @@ def train_reward_model(
         **record["metrics"],
         "seconds": round(time.perf_counter() - started, 3),
     }
+
+
+def _fresh_reward_head(base: str) -> Any:
+    """The encoder with a new one-logit head. transformers reports that head as missing
+    weights (a table in the log); prefsmith adds it on purpose, so only weights missing
+    from the encoder itself are worth a line."""
+    from transformers import AutoModelForSequenceClassification
+    from transformers.utils import logging as hf_logging
+
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        model, info = AutoModelForSequenceClassification.from_pretrained(
+            base, num_labels=1, output_loading_info=True
+        )
+    finally:
+        hf_logging.set_verbosity(verbosity)
+    body = model.base_model_prefix + "."  # the encoder; the head lies outside it
+    odd = sorted({k for k in info["missing_keys"] if k.startswith(body)})
+    odd += sorted(info["unexpected_keys"])
+    if odd:
+        print(
+            f"train rm: {base}: {len(odd)} encoder weights not in the checkpoint "
+            f"(e.g. {odd[0]}), trained from scratch",
+            file=sys.stderr,
+        )
+    return model

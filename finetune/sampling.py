@@ -15,7 +15,7 @@ class PolicySampler:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        from prefsmith.labelers.models import resolve_device
+        from prefsmith.endpoints.weights import resolve_device
 
         self.torch, self.device = torch, resolve_device(device)
         try:

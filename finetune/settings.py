@@ -36,8 +36,16 @@ def device_settings() -> dict[str, Any]:
 
     if torch.cuda.is_available():
         bf16 = torch.cuda.is_bf16_supported()
-        return {"bf16": bf16, "fp16": not bf16}
-    return {"use_cpu": True, "bf16": False, "fp16": False, "gradient_checkpointing": False}
+        return {"bf16": bf16, "fp16": not bf16, "activation_checkpointing": True}  # trl's default
+    return {"use_cpu": True, "bf16": False, "fp16": False, "activation_checkpointing": False}
+
+
+# transformers 5 renamed these; a value under the old name would be ignored once the new
+# one is set (above), so a user's `--set gradient_checkpointing=true` is read as the new.
+RENAMED = {
+    "gradient_checkpointing": "activation_checkpointing",
+    "gradient_checkpointing_kwargs": "activation_checkpointing_kwargs",
+}
 
 
 def trainer_config(
@@ -48,18 +56,50 @@ def trainer_config(
 ) -> Any:
     """An instance of trl's `config_class` (RewardConfig, DPOConfig, SFTConfig)."""
     known = {field.name for field in dataclasses.fields(config_class)}
+    overrides = {
+        RENAMED.get(k, k) if RENAMED.get(k) in known else k: v for k, v in overrides.items()
+    }
+    defaults = {RENAMED.get(k, k) if RENAMED.get(k) in known else k: v for k, v in defaults.items()}
     unknown = sorted(set(overrides) - known)
     if unknown:
         raise UserError(
             f"{config_class.__name__} has no setting {unknown[0]!r} "
             "(see the trl documentation of that class)"
         )
+    overrides = _bool_words(config_class, overrides)
     values = {**COMMON_DEFAULTS, **device_settings(), **defaults, **overrides}
     values["output_dir"] = str(output)
     try:
         return config_class(**{k: v for k, v in values.items() if k in known})
     except (TypeError, ValueError) as error:
         raise UserError(f"{config_class.__name__}: {error}") from None
+
+
+WORDS = {"yes": True, "on": True, "true": True, "no": False, "off": False, "false": False}
+
+
+def _bool_words(config_class: type, overrides: dict[str, Any]) -> dict[str, Any]:
+    """`bf16: no` in a YAML 1.2 file is the word "no": a bool setting of trl reads it as
+    False (trl would keep the string, which is true)."""
+    flags = {f.name for f in dataclasses.fields(config_class) if _is_flag(f.type)}
+    return {
+        key: WORDS[value.lower()]
+        if isinstance(value, str) and value.lower() in WORDS and key in flags
+        else value
+        for key, value in overrides.items()
+    }
+
+
+def _is_flag(annotation: Any) -> bool:
+    """`bool` or `bool | None` (a class or, under postponed annotations, its text)."""
+    text = annotation if isinstance(annotation, str) else str(annotation)
+    return text in (
+        "bool",
+        "<class 'bool'>",
+        "bool | None",
+        "Optional[bool]",
+        "typing.Optional[bool]",
+    )
 
 
 def last_checkpoint(output: Path) -> str | None:

@@ -38,3 +38,16 @@ def _short(value: Any) -> str:
         except ValueError:
             return value
     return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def quiet_library_deprecations() -> None:
+    """trl 1.16 and peft 0.21 still call the model's `gradient_checkpointing_*` methods that
+    transformers 5 deprecated: a warning per training step that no setting avoids."""
+    import warnings
+
+    warnings.filterwarnings(
+        "ignore",
+        category=FutureWarning,
+        module=r"transformers\.modeling_utils",
+        message=r"`(is_)?gradient_checkpointing(_enable|_disable)?` is deprecated",
+    )

@@ -9,7 +9,6 @@ from configuration, and is never written to the card, the manifest or the logs.
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -24,19 +23,9 @@ from prefsmith.builders.export import (
     export_to_folder,
     push_to_hub,
 )
+from prefsmith.runtime.secrets import hub_token
 from prefsmith.schemas.config import ExportConfig
 from prefsmith.store import Store
-
-
-def hub_token(token_secret: str | None) -> str | None:
-    """HF_TOKEN, else the Prefect Secret block named `token_secret`, else None."""
-    if os.environ.get("HF_TOKEN"):
-        return os.environ["HF_TOKEN"]
-    if token_secret:
-        from prefect.blocks.system import Secret
-
-        return Secret.load(token_secret).get()
-    return None
 
 
 @task(name="export_dataset", cache_policy=NONE, persist_result=False)

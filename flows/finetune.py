@@ -3,62 +3,60 @@
     prefsmith train rm --store S --dataset hh --output models/rm
     prefect deployment run 'train/train-dpo-gpu'     # the same flow on a GPU work pool
 
-The `train` flow takes the trainer by name (rm, dpo, sft) so one deployment can
-serve every trainer; a pipeline run calls it as a subflow after its builds.
+The `train` flow takes the trainer by name (finetune/registry.py) so one deployment can
+serve every trainer; `train-stage` and `evaluate-stage` are a run config's `train:` and
+`evaluate:` entries, skipped when their output holds a finished run on the same dataset
+rows and settings (runs/stages.py).
 """
 
 from __future__ import annotations
 
-import hashlib
-import importlib
-import json
 from pathlib import Path
 from typing import Any
 
 from prefect import flow, task
 from prefect.cache_policies import NONE
 
-from prefsmith.finetune.registry import TRAINERS
-from prefsmith.runtime.task_runners import limit_slot
-from prefsmith.schemas.config import TrainConfig
+from prefsmith.finetune.registry import EVALUATIONS, trainer_of, trainer_options
+from prefsmith.runs.stages import mark_done, stage_key, up_to_date
+from prefsmith.runtime.task_runners import accelerator_limit, limit_slot
+from prefsmith.schemas.config import TrainConfig, validate
 from prefsmith.schemas.run_config import EvaluateConfig
 from prefsmith.store import Store
 
-STAGE_MARKER = "prefsmith-stage.json"  # what a pipeline run trained or evaluated here
-EVALUATIONS = {
-    "reward-matching": "prefsmith.finetune.evaluate:reward_matching",
-    "dpo": "prefsmith.finetune.evaluate:dpo_evaluation",
-}
-
-
-def _resolve(path: str) -> Any:
-    module, _, name = path.partition(":")
-    return getattr(importlib.import_module(module), name)
-
-
-def accelerator_limit() -> str:
-    """`prefsmith-train-cuda` where a GPU is visible, else `prefsmith-train-cpu`: the Prefect
-    global concurrency limit a training run holds (when it exists on the server)."""
-    import torch
-
-    return f"prefsmith-train-{'cuda' if torch.cuda.is_available() else 'cpu'}"
-
 
 @task(name="train_model", cache_policy=NONE, persist_result=False)
-def train_task(store: str, trainer: str, dataset: str, output: str, options: dict) -> dict:
+def train_task(
+    store: str, trainer: str, dataset: str, output: str, options: dict, settings: dict, resume: bool
+) -> dict:
+    spec = trainer_of(trainer)
     with limit_slot(accelerator_limit()):
-        return TRAINERS[trainer].function()(Store(store), dataset, Path(output), **options)
+        return spec.function()(
+            trainer,
+            Store(store),
+            dataset,
+            Path(output),
+            trainer_options(trainer, options),
+            settings=settings,
+            resume=resume,
+        )
 
 
 @flow(name="train")
 def train(
-    store: str, trainer: str, dataset: str, output: str, options: dict[str, Any] | None = None
+    store: str,
+    trainer: str,
+    dataset: str,
+    output: str,
+    options: dict[str, Any] | None = None,
+    settings: dict[str, Any] | None = None,
+    resume: bool = False,
 ) -> dict[str, Any]:
-    """Train a reward model (`rm`), a DPO policy (`dpo`) or a reward-conditioned SFT policy
-    (`sft`) on a built dataset; the output folder holds the model, its config, metrics and card."""
-    if trainer not in TRAINERS:
-        raise ValueError(f"trainer must be one of {', '.join(TRAINERS)}")
-    return train_task(store, trainer, dataset, output, options or {})
+    """Train a reward model (`rm`), a DPO or KTO policy (`dpo`, `kto`) or a reward-conditioned
+    SFT policy (`sft`) on a built dataset: `options` are the trainer's own, `settings` trl's.
+    The output folder holds the model, its config, metrics and card."""
+    trainer_options(trainer, options or {})  # a bad key fails before the accelerator slot
+    return train_task(store, trainer, dataset, output, options or {}, settings or {}, resume)
 
 
 @task(name="openai_fine_tuning_job", cache_policy=NONE, persist_result=False)
@@ -76,9 +74,11 @@ def train_openai(store: str, dataset: str, options: dict[str, Any] | None = None
 
 @task(name="evaluate_policy", cache_policy=NONE, persist_result=False)
 def evaluate_task(store: str, config: EvaluateConfig) -> dict:
-    evaluation = _resolve(EVALUATIONS[config.kind])
-    options = config.options.model_dump()
-    return evaluation(Store(store), config.dataset, output=Path(config.output), **options)
+    evaluation = EVALUATIONS[config.kind]
+    options = validate(evaluation.options, config.options, where=f"eval {config.kind}: ")
+    return evaluation.function()(
+        Store(store), config.dataset, output=Path(config.output), **options.model_dump()
+    )
 
 
 @flow(name="evaluate", flow_run_name="evaluate-{config.kind}")
@@ -88,52 +88,21 @@ def evaluate(store: str, config: EvaluateConfig) -> dict[str, Any]:
     return evaluate_task(store, EvaluateConfig.model_validate(config))
 
 
-def dataset_digest(store: str, dataset: str) -> str:
-    """A hash of a built dataset's data files: a rebuild with the same rows keeps it."""
-    from prefsmith.schemas.ids import content_hash
-    from prefsmith.store import load_manifest
-
-    manifest = load_manifest(Store(store), dataset)
-    folder = Path(store) / "datasets" / dataset
-    digests = {
-        split: hashlib.sha256((folder / relative).read_bytes()).hexdigest()
-        for split, relative in sorted(manifest["data_files"].items())
-    }
-    return content_hash({"kind": manifest["kind"], "files": digests})
-
-
-def _stage_key(store: str, parameters: dict[str, Any]) -> str:
-    from prefsmith.schemas.ids import content_hash
-
-    return content_hash({**parameters, "dataset": dataset_digest(store, parameters["dataset"])})
-
-
-def up_to_date(output: str | Path, key: str, record: str) -> dict[str, Any] | None:
-    """The stored summary of a finished run with this key, or None if it must (re)run."""
-    marker = Path(output) / STAGE_MARKER
-    if not (Path(output) / record).is_file() or not marker.is_file():
-        return None
-    stored = json.loads(marker.read_text())
-    return stored["summary"] if stored.get("key") == key else None
-
-
-def mark_done(output: str | Path, key: str, summary: dict[str, Any]) -> None:
-    marker = Path(output) / STAGE_MARKER
-    marker.write_text(json.dumps({"key": key, "summary": summary}, indent=2, default=str))
-
-
-def launch_training(store: str, config: Any) -> dict[str, Any]:
-    """A run config's `train:` entry: a subflow here, or a run of a deployment on another
-    work pool (a GPU pool in production) when `deployment` is set. A rerun with the same
-    dataset rows and settings returns the finished run's summary instead of training again."""
+@flow(name="train-stage")
+def train_stage(store: str, config: TrainConfig) -> dict[str, Any]:
+    """A run config's `train:` entry (`prefsmith train TRAINER`): a subflow here, or a run of
+    a deployment on another work pool (a GPU pool in production) when `deployment` is set."""
+    config = TrainConfig.model_validate(config)
     parameters = {
         "store": store,
         "trainer": config.trainer,
         "dataset": config.dataset,
         "output": config.output,
-        "options": config.flow_options(),
+        "options": trainer_options(config.trainer, config.options).model_dump(),
+        "settings": config.settings,
+        "resume": config.resume,
     }
-    key = _stage_key(store, {k: v for k, v in parameters.items() if k != "store"})
+    key = stage_key(store, {k: v for k, v in parameters.items() if k not in ("store", "resume")})
     if not config.resume and (done := up_to_date(config.output, key, "prefsmith-train.json")):
         return {**done, "skipped": "up to date", "seconds": 0.0}
     if not config.deployment:
@@ -153,18 +122,13 @@ def launch_training(store: str, config: Any) -> dict[str, Any]:
     }
 
 
-@flow(name="train-stage")
-def train_stage(store: str, config: TrainConfig) -> dict[str, Any]:
-    """`prefsmith train TRAINER`: a run config's `train:` entry on its own (skipped when the
-    output holds a finished run on the same dataset rows and settings)."""
-    return launch_training(store, TrainConfig.model_validate(config))
-
-
-def launch_evaluation(store: str, config: EvaluateConfig) -> dict[str, Any]:
+@flow(name="evaluate-stage", flow_run_name="evaluate-stage-{config.kind}")
+def evaluate_stage(store: str, config: EvaluateConfig) -> dict[str, Any]:
     """A run config's `evaluate:` entry, skipped when its policy, dataset and options are
     those of the finished evaluation in its output folder."""
-    trained = Path(config.options.policy) / "prefsmith-train.json"
-    key = _stage_key(
+    config = EvaluateConfig.model_validate(config)
+    trained = Path(config.options.get("policy", "")) / "prefsmith-train.json"
+    key = stage_key(
         store,
         {
             **config.model_dump(mode="json"),

@@ -9,9 +9,7 @@ rerun (or a run after a crash) adds only what is missing.
 
 from __future__ import annotations
 
-import itertools
 import time
-from collections.abc import Iterator
 from typing import Any
 
 from prefect import flow, task
@@ -19,27 +17,11 @@ from prefect.cache_policies import NONE
 
 from prefsmith.ingest.hh_rlhf import check_hh_source, ingest_hh_jsonl, ingest_hh_rows
 from prefsmith.ingest.prompt_sets import PromptRowPlan, check_prompt_source, ingest_prompt_rows
-from prefsmith.ingest.sources import SourceFile, iter_file, load_hub_rows
+from prefsmith.ingest.sources import RowBudget, SourceFile, iter_file, load_hub_rows
 from prefsmith.ingest.writer import IngestReport
 from prefsmith.runtime.progress import progress_bar
 from prefsmith.schemas.config import HHIngestConfig, PromptIngestConfig
-from prefsmith.schemas.records import SourceRow
 from prefsmith.store import Store
-
-
-class RowBudget:
-    """The `limit` setting: rows left to read, shared by the files of one run."""
-
-    def __init__(self, limit: int | None) -> None:
-        self.left = limit
-
-    def take(self, rows: Iterator[SourceRow]) -> Iterator[SourceRow]:
-        if self.left is None:
-            yield from rows
-            return
-        for row in itertools.islice(rows, max(self.left, 0)):
-            self.left -= 1
-            yield row
 
 
 def _file_name(source: SourceFile) -> str:

@@ -17,36 +17,22 @@ and a retry labels only what is still missing. See docs/scale-out.md.
 from __future__ import annotations
 
 import time
-from contextlib import AbstractContextManager
 from typing import Any
 
 from prefect import flow, task, unmapped
 from prefect.cache_policies import NONE
 from prefect.futures import wait
 
-from prefsmith.labelers.base import Labeler
 from prefsmith.labelers.registry import build_labeler
-from prefsmith.labelers.run_limits import model_limit, transient_reason
+from prefsmith.labelers.run_limits import shard_limit
 from prefsmith.labelers.run_summary import merge_summaries
 from prefsmith.labelers.runner import run_labeler
+from prefsmith.runs.scale_out import check_scale_out
 from prefsmith.runtime.progress import progress_bar
-from prefsmith.runtime.task_runners import check_scale_out, limit_slot, worker_api
+from prefsmith.runtime.task_runners import model_slot, retry_on_transient, worker_api
 from prefsmith.runtime.task_runners import task_runner as make_task_runner
 from prefsmith.schemas.run_config import LabelConfig
 from prefsmith.store import Store
-
-
-def retry_on_transient(task: Any, task_run: Any, state: Any) -> bool:
-    """`retry_condition_fn`: retry a shard only when it failed on a transient error."""
-    error = state.data if isinstance(state.data, BaseException) else None
-    if error is None:
-        error = state.result(raise_on_failure=False)
-    return isinstance(error, BaseException) and transient_reason(error) is not None
-
-
-def model_slot(labeler: Labeler) -> AbstractContextManager[None]:
-    """Hold a slot of the labeler's concurrency limit while its model is loaded."""
-    return limit_slot(model_limit(labeler))
 
 
 @task(
@@ -92,13 +78,6 @@ def label_items(
             **common,
             while_loaded=model_slot,
         )
-
-
-def shard_limit(limit: int | None, shard: int, shards: int) -> int | None:
-    """Shard `shard`'s part of a run's `limit` (the parts add up to `limit`)."""
-    if limit is None:
-        return None
-    return limit // shards + (1 if shard < limit % shards else 0)
 
 
 @flow(name="label")

@@ -19,10 +19,10 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NONE
 
+from prefsmith.endpoints.transformers_client import TransformersClient
 from prefsmith.finetune import self_rewarding as steps
-from prefsmith.labelers.generation import generate_candidates
+from prefsmith.generation.candidates import generate_candidates
 from prefsmith.labelers.runner import run_labeler
-from prefsmith.labelers.transformers_client import TransformersClient
 from prefsmith.runtime.progress import progress_bar
 from prefsmith.schemas.config import validate
 from prefsmith.schemas.self_reward import SelfRewardConfig
@@ -78,7 +78,7 @@ def train_policy(
     return steps.train_policy(iteration, policy, config)
 
 
-def run_iteration(
+def _run_iteration(
     store: str, iteration: steps.Iteration, policy: str | None, config: SelfRewardConfig
 ) -> dict[str, Any]:
     logger = get_run_logger()
@@ -160,7 +160,7 @@ def self_reward(store: str, config: SelfRewardConfig) -> dict[str, Any]:
         iteration = steps.Iteration(root, k)
         record = steps.finished(iteration, config)
         if record is None:
-            record = {**run_iteration(store, iteration, current, config), "cached": False}
+            record = {**_run_iteration(store, iteration, current, config), "cached": False}
         else:
             logger.info("iteration %d: done before (%s), skipped", k, iteration.model)
             record = {**record, "cached": True}

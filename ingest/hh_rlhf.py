@@ -17,6 +17,8 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from prefsmith.ingest.hh_rows import HUB_ID
+from prefsmith.ingest.hh_tables import ConvertedRows, convert_hh_rows
 from prefsmith.ingest.hh_worker import EncodedBlock, convert_block
 from prefsmith.ingest.sources import (
     FileSpan,
@@ -38,8 +40,6 @@ from prefsmith.ingest.writer import (
 from prefsmith.schemas.batching import batched
 from prefsmith.schemas.config import HHIngestConfig, validate
 from prefsmith.schemas.errors import UserError
-from prefsmith.schemas.hh_rlhf import HUB_ID
-from prefsmith.schemas.hh_tables import ConvertedRows, convert_hh_rows
 from prefsmith.schemas.records import Reject, SourceRow, now, to_table
 from prefsmith.store import Store
 

@@ -8,8 +8,8 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from prefsmith.ingest.hh_columns import convert_hh_block
 from prefsmith.ingest.sources import FileSpan
-from prefsmith.schemas.hh_columns import convert_hh_block
 from prefsmith.store.tables import EncodedPart
 
 

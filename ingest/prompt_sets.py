@@ -7,18 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from prefsmith.ingest.sources import (
-    SourceFile,
-    check_hub_dataset,
-    hub_id,
-    iter_file,
-    resolve_files,
-)
-from prefsmith.ingest.writer import DEFAULT_BATCH_ROWS, IngestReport, write_tables
-from prefsmith.schemas.batching import batched
-from prefsmith.schemas.config import PromptIngestConfig, validate
-from prefsmith.schemas.errors import UserError
-from prefsmith.schemas.prompt_sets import (
+from prefsmith.ingest.prompt_layouts import (
     ID_FIELD_GUESSES,
     PROMPT_FIELD_GUESSES,
     PromptRowError,
@@ -30,6 +19,17 @@ from prefsmith.schemas.prompt_sets import (
     guess_field,
     reference_of,
 )
+from prefsmith.ingest.sources import (
+    SourceFile,
+    check_hub_dataset,
+    hub_id,
+    iter_file,
+    resolve_files,
+)
+from prefsmith.ingest.writer import DEFAULT_BATCH_ROWS, IngestReport, write_tables
+from prefsmith.schemas.batching import batched
+from prefsmith.schemas.config import PromptIngestConfig, validate
+from prefsmith.schemas.errors import UserError
 from prefsmith.schemas.records import Prompt, Reject, SourceRow, now, to_table
 from prefsmith.store import Store
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import itertools
 import mmap
 import re
 import zlib
@@ -19,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from prefsmith.ingest.jsonl import parse_jsonl_line
 from prefsmith.schemas.errors import UserError
-from prefsmith.schemas.jsonl import parse_jsonl_line
 from prefsmith.schemas.records import SourceRow
 
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".json.gz", ".ndjson")
@@ -382,3 +383,18 @@ def load_hub_rows(repo_id: str, split: str, data_dir: str | None = None) -> Iter
         ) from error
     for number, record in enumerate(dataset, start=1):
         yield SourceRow(number, dict(record), None, "")
+
+
+class RowBudget:
+    """The `limit` setting: rows left to read, shared by the files of one run."""
+
+    def __init__(self, limit: int | None) -> None:
+        self.left = limit
+
+    def take(self, rows: Iterator[SourceRow]) -> Iterator[SourceRow]:
+        if self.left is None:
+            yield from rows
+            return
+        for row in itertools.islice(rows, max(self.left, 0)):
+            self.left -= 1
+            yield row

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -127,3 +127,14 @@ class Labeler(ABC):
             details=details or {},
             error=error,
         )
+
+
+class TorchOptions(LabelerOptions):
+    """Options of the labelers that run a torch model here."""
+
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        default="auto", description="Where the model runs"
+    )
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+        default="auto", description="Weights' precision"
+    )

@@ -7,44 +7,24 @@ import contextlib
 from collections.abc import Callable
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field
-
+from prefsmith.endpoints.budget import Budget, BudgetReached
+from prefsmith.endpoints.chat_client import ChatClient, ChatResult
+from prefsmith.endpoints.clients import budget_for, cost_of, open_client
+from prefsmith.endpoints.connect import check_endpoint, endpoint_model, is_transformers_endpoint
 from prefsmith.labelers.base import Labeler, LabelerOptions
-from prefsmith.labelers.budget import Budget, BudgetReached, endpoint_price
-from prefsmith.labelers.chat_client import ChatClient, ChatResult
-from prefsmith.labelers.endpoints import (
-    check_batch_endpoint,
-    check_endpoint,
-    endpoint_model,
-    is_transformers_endpoint,
-    open_endpoint,
-)
+from prefsmith.schemas.endpoints import EndpointOptions
 
 
-class ChatLabelerOptions(LabelerOptions):
-    endpoint: str = Field(
-        default="local", description="local (bundled llama.cpp) or an OpenAI-compatible URL."
-    )
-    model: str | None = Field(default=None, description="Model name at the endpoint.")
+class ChatLabelerOptions(LabelerOptions, EndpointOptions):
+    """A chat labeler's options: the endpoint's (`EndpointOptions`) and how it is asked."""
+
     template: str | None = None
     max_tokens: int = 512
     temperature: float = 0.0
     parse_retries: int = 2
-    max_concurrency: int = Field(default=4, description="Requests in flight.")
-    timeout: float = 120.0
-    requests_per_minute: float | None = None
-    tokens_per_minute: float | None = None
     # JSON constrained by a schema (llama.cpp, vLLM); auto: on for the local server only,
     # where a small model rarely keeps a text answer format on its own.
     structured: Literal["auto", "on", "off"] = "auto"
-    pricing: str | None = Field(
-        default=None, description="Pricing table (YAML) for cost_usd (default: bundled)."
-    )
-    batch: bool = Field(
-        default=False,
-        description="Send through the endpoint's Batch API (/v1/batches): half price, "
-        "results within 24 h, collected by the next run or `prefsmith batches collect`.",
-    )
 
 
 class ChatLabeler(Labeler):
@@ -63,8 +43,6 @@ class ChatLabeler(Labeler):
         self.job: dict[str, Any] = {}  # how to run this labeling again (batch collection)
         self.batch_client: Any = None
         self.batch_submit = True  # False: answer from collected batches only, send nothing
-        if options.batch:
-            check_batch_endpoint(options.endpoint)
 
     def prepare(self, store: Any) -> None:
         self.store_root = str(store.root)
@@ -83,41 +61,28 @@ class ChatLabeler(Labeler):
     def cost_of(self, labels: list[Any]) -> float | None:
         """Dollars the labels made by this run cost, from their stored usage: 0 on a local
         server or in-process weights, None for a model the pricing table does not list."""
-        from prefsmith.schemas.pricing import cost_usd, usage_of
+        from prefsmith.endpoints.pricing import usage_of
 
-        o = self.options
-        usages = [u for label in labels for u in usage_of(label.details)]
-        return cost_usd(endpoint_price(o.endpoint, o.model, o.pricing), usages, batch=o.batch)
+        return cost_of(self.options, (u for label in labels for u in usage_of(label.details)))
 
     def use_budget(self, max_usd: float) -> Budget:
-        o = self.options
-        self.budget = Budget.for_endpoint(max_usd, o.endpoint, o.model, o.pricing, batch=o.batch)
+        self.budget = budget_for(self.options, max_usd)
         return self.budget
 
     def load(self) -> None:
         if self.client is not None:
             return
-        o = self.options
-        if o.batch:
-            from prefsmith.labelers.batch_client import BatchClient
-
-            self.client = self.batch_client = BatchClient(
-                self.store_root, o.endpoint, o.model, job=self.job, submit=self.batch_submit
-            )
-            self.client.budget = self.budget
-            self.opened.callback(self.batch_client.close)  # submits what was queued
-            return
         self.client = self.opened.enter_context(
-            open_endpoint(
-                o.endpoint,
-                o.model,
-                max_concurrency=o.max_concurrency,
-                timeout=o.timeout,
-                requests_per_minute=o.requests_per_minute,
-                tokens_per_minute=o.tokens_per_minute,
+            open_client(
+                self.options,
+                budget=self.budget,
+                store_root=self.store_root,
+                job=self.job,
+                submit=self.batch_submit,
             )
         )
-        self.client.budget = self.budget
+        if self.options.batch:
+            self.batch_client = self.client
 
     def close(self) -> None:
         self.opened.close()  # stops a local server, submits a batch

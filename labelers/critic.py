@@ -20,15 +20,14 @@ from typing import Any
 
 import yaml
 
+from prefsmith.builders.spans import locate_all, parse_critique
 from prefsmith.labelers.base import Item
 from prefsmith.labelers.chat_labeler import ChatLabeler, ChatLabelerOptions
-from prefsmith.schemas import ids
+from prefsmith.schemas import ids, locations
 from prefsmith.schemas.errors import UserError
-from prefsmith.schemas.records import Label
-from prefsmith.schemas.reward_prompt import render_dialogue
-from prefsmith.schemas.spans import locate_all, parse_critique
+from prefsmith.schemas.records import Label, render_dialogue
 
-TEMPLATES = Path(__file__).resolve().parents[1] / "templates" / "critic"
+TEMPLATES = locations.TEMPLATES / "critic"
 QUOTES = {"type": "array", "items": {"type": "string", "maxLength": 300}, "maxItems": 6}
 SCHEMA = {
     "type": "object",

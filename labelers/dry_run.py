@@ -12,12 +12,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from prefsmith.endpoints.batch_records import BatchRecords, request_key
+from prefsmith.endpoints.budget import RequestPlan, endpoint_price
+from prefsmith.endpoints.chat_client import ChatResult
+from prefsmith.endpoints.token_counts import token_counter
 from prefsmith.labelers.base import Labeler
-from prefsmith.labelers.batch_records import BatchRecords, request_key
-from prefsmith.labelers.budget import RequestPlan, endpoint_price
-from prefsmith.labelers.chat_client import ChatResult
 from prefsmith.labelers.runner import pending_items
-from prefsmith.labelers.token_counts import token_counter
 from prefsmith.schemas.batching import batched
 from prefsmith.schemas.errors import UserError
 from prefsmith.store import Store

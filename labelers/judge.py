@@ -33,8 +33,8 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from prefsmith.endpoints.chat_client import ChatResult
 from prefsmith.labelers.base import Item
-from prefsmith.labelers.chat_client import ChatResult
 from prefsmith.labelers.chat_labeler import ChatLabeler, ChatLabelerOptions
 from prefsmith.labelers.judge_rubric import (
     RUBRIC_MODES,
@@ -59,15 +59,14 @@ from prefsmith.labelers.judge_verdicts import (
     score_summary,
     template_markers,
 )
-from prefsmith.schemas import ids
+from prefsmith.schemas import ids, locations
 from prefsmith.schemas.config import CommaList
 from prefsmith.schemas.errors import UserError
-from prefsmith.schemas.records import Label
-from prefsmith.schemas.reward_prompt import render_dialogue
+from prefsmith.schemas.records import Label, render_dialogue
 
 __all__ = ["JudgeLabeler", "JudgeOptions", "parse_score", "parse_verdict"]
 
-TEMPLATES = Path(__file__).resolve().parents[1] / "templates" / "judge"
+TEMPLATES = locations.TEMPLATES / "judge"
 MODES = {  # mode: (unit, label kind)
     "pairwise": ("pair", "pairwise"),
     "single": ("candidate", "score"),

@@ -16,12 +16,11 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from prefsmith.endpoints.weights import model_identity, resolve_device
 from prefsmith.labelers.base import Item, Labeler, LabelerOptions
 from prefsmith.labelers.blender_compat import import_llm_blender
-from prefsmith.labelers.models import model_identity, resolve_device
 from prefsmith.schemas.errors import UserError
-from prefsmith.schemas.records import Label
-from prefsmith.schemas.reward_prompt import render_dialogue
+from prefsmith.schemas.records import Label, render_dialogue
 
 MODES = {
     "rank": ("prompt", "ranking"),

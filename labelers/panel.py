@@ -25,10 +25,10 @@ from typing import Any
 import numpy as np
 from pydantic import Field
 
+from prefsmith.builders.pairs import Opinions, opinions_from_labels, pair_key
 from prefsmith.labelers.base import Item, Labeler, LabelerOptions
 from prefsmith.schemas.config import CommaList
 from prefsmith.schemas.errors import UserError
-from prefsmith.schemas.preference import Opinions, opinions_from_labels, pair_key
 from prefsmith.schemas.records import Label
 
 LENGTH = "length"

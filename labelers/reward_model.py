@@ -19,18 +19,16 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from prefsmith.labelers.base import Item, Labeler
-from prefsmith.labelers.models import (
-    TorchOptions,
+from prefsmith.endpoints.weights import (
     import_torch,
     model_identity,
     read_config,
     resolve_device,
     resolve_dtype,
 )
+from prefsmith.labelers.base import Item, Labeler, TorchOptions
 from prefsmith.schemas.errors import UserError
-from prefsmith.schemas.records import Label
-from prefsmith.schemas.reward_prompt import render_dialogue
+from prefsmith.schemas.records import Label, render_dialogue
 
 
 class RewardModelOptions(TorchOptions):

@@ -17,8 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from prefsmith.schemas.config import describe_validation_error
 from prefsmith.schemas.errors import UserError
+from prefsmith.schemas.locations import TEMPLATES
 
-RUBRICS = Path(__file__).resolve().parents[1] / "templates" / "rubrics"
+RUBRICS = TEMPLATES / "rubrics"
 SCORE_RANGE = (1, 2, 3, 4, 5)
 
 

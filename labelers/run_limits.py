@@ -74,3 +74,10 @@ def model_limit(labeler: Labeler) -> str | None:
             return "prefsmith-model-cpu"
         device = "cuda" if torch.cuda.is_available() else "cpu"
     return f"prefsmith-model-{device}"
+
+
+def shard_limit(limit: int | None, shard: int, shards: int) -> int | None:
+    """Shard `shard`'s part of a run's `limit` (the parts add up to `limit`)."""
+    if limit is None:
+        return None
+    return limit // shards + (1 if shard < limit % shards else 0)

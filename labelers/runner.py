@@ -16,8 +16,8 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
+from prefsmith.endpoints.budget import BudgetReached
 from prefsmith.labelers.base import Item, Labeler, is_transient
-from prefsmith.labelers.budget import BudgetReached
 from prefsmith.schemas.batching import batched
 from prefsmith.schemas.errors import UserError
 from prefsmith.schemas.records import Label, load_json, to_table

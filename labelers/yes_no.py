@@ -20,21 +20,19 @@ from typing import Any
 import yaml
 from pydantic import Field
 
-from prefsmith.labelers.base import Item, Labeler
-from prefsmith.labelers.models import (
-    TorchOptions,
+from prefsmith.endpoints.shared_prefix import last_logits_shared, left_padded
+from prefsmith.endpoints.weights import (
     import_torch,
     model_identity,
     resolve_device,
     resolve_dtype,
 )
-from prefsmith.labelers.shared_prefix import last_logits_shared, left_padded
-from prefsmith.schemas import ids
+from prefsmith.labelers.base import Item, Labeler, TorchOptions
+from prefsmith.schemas import ids, locations
 from prefsmith.schemas.errors import UserError
-from prefsmith.schemas.records import Label
-from prefsmith.schemas.reward_prompt import render_dialogue
+from prefsmith.schemas.records import Label, render_dialogue
 
-TEMPLATES = Path(__file__).resolve().parents[1] / "templates" / "yes_no"
+TEMPLATES = locations.TEMPLATES / "yes_no"
 YES, NO = ("yes", "Yes", "YES"), ("no", "No", "NO")
 
 
@@ -100,7 +98,7 @@ class YesNoLabeler(Labeler):
             raise UserError(f"--template {template}: no such file")
         self.template = template.read_text()
         if options.model is None:
-            from prefsmith.labelers.bundled import smollm2_gguf
+            from prefsmith.endpoints.bundled import smollm2_gguf
 
             self._identity = model_identity(str(smollm2_gguf().parent))
         else:
@@ -134,7 +132,7 @@ class YesNoLabeler(Labeler):
 
         path = self.options.model
         if path is None:
-            from prefsmith.labelers.bundled import smollm2_checkpoint
+            from prefsmith.endpoints.bundled import smollm2_checkpoint
 
             path = str(smollm2_checkpoint())
         device = resolve_device(self.options.device)

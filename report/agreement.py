@@ -10,9 +10,9 @@ from typing import Any
 
 import polars as pl
 
-from prefsmith.schemas.agreement import agreement_matrix, krippendorff_alpha, pair_answers
+from prefsmith.builders.agreement import agreement_matrix, krippendorff_alpha, pair_answers
+from prefsmith.builders.pairs import PAIR_MODES, Opinions, opinions_from_labels
 from prefsmith.schemas.annotation import HUMAN_LABELER
-from prefsmith.schemas.preference import PAIR_MODES, Opinions, opinions_from_labels
 from prefsmith.schemas.records import load_json
 from prefsmith.store import Store
 from prefsmith.store.queries import LABEL_COLUMNS, labels_of

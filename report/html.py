@@ -8,7 +8,9 @@ from pathlib import Path
 
 from markdown_it import MarkdownIt
 
-TEMPLATE = Path(__file__).resolve().parents[1] / "templates" / "report" / "page.html"
+from prefsmith.schemas.locations import TEMPLATES
+
+TEMPLATE = TEMPLATES / "report" / "page.html"
 
 
 def markdown_to_html(markdown: str, folder: Path, title: str = "prefsmith run report") -> str:

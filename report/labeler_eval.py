@@ -26,9 +26,9 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from prefsmith.builders.pairs import PAIR_MODES, Opinions, opinions_from_labels, pair_key
 from prefsmith.ingest.rewardbench import GOLD, ingest_rewardbench, section_scores
 from prefsmith.schemas.errors import UserError
-from prefsmith.schemas.preference import PAIR_MODES, Opinions, opinions_from_labels, pair_key
 from prefsmith.schemas.records import load_json
 from prefsmith.store import Store
 from prefsmith.store.queries import candidate_lengths, labels_of
@@ -233,3 +233,18 @@ def _groups(store: Store, truth: dict, field: str) -> dict[Any, dict]:
     for key, verdict in truth.items():
         groups[value.get(key[0])][key] = verdict
     return dict(groups)
+
+
+def labeler_eval_summary(store: Store, config: Any) -> dict[str, Any]:
+    """A run config's `eval_labelers:` entry (`LabelerEvalConfig`), as a stage summary."""
+    import time
+
+    started = time.perf_counter()
+    report = evaluate_labelers(
+        store, config.gold, config.labelers, config.by, config.seed, config.rewardbench
+    )
+    return {
+        "command": "eval labelers",
+        **report,
+        "seconds": round(time.perf_counter() - started, 3),
+    }

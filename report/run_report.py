@@ -18,10 +18,11 @@ from jinja2 import Environment, FileSystemLoader
 
 from prefsmith.report.agreement import agreement_report
 from prefsmith.report.html import markdown_to_html
+from prefsmith.schemas import locations
 from prefsmith.schemas.errors import UserError
 from prefsmith.store import Store, labels_of, load_manifest
 
-TEMPLATES = Path(__file__).resolve().parents[1] / "templates" / "report"
+TEMPLATES = locations.TEMPLATES / "report"
 
 
 def score_values(store: Store) -> dict[str, list[float]]:

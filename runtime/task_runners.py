@@ -1,101 +1,15 @@
-"""Prefect task runners from a one-line spec, so a CLI flag, a flow parameter or an
-environment variable can say where the tasks of a flow run.
-
-    threads              ThreadPoolTaskRunner in this process (the default)
-    threads?workers=4    ... at most 4 tasks at once
-    dask                 a temporary local Dask cluster (a process per core, one thread each);
-                         with DASK_SCHEDULER_ADDRESS set, that scheduler instead
-    dask?workers=2       ... with 2 worker processes (`threads=N`: threads per worker)
-    dask://HOST:PORT     the running Dask scheduler at tcp://HOST:PORT (tcp:// and tls:// too)
-    ray                  a temporary local Ray instance (or the one RAY_ADDRESS names)
-    ray?workers=2        ... limited to 2 CPUs
-    ray://HOST:PORT      the running Ray cluster at HOST:PORT (Ray client)
-
-`None` or "" reads PREFSMITH_TASK_RUNNER, then falls back to threads. Dask and Ray
-come from extras (`pip install 'prefsmith[dask]'`, `'prefsmith[ray]'`); a missing one
-is a one-line UserError. See docs/scale-out.md.
-"""
+"""Prefect task runners from a one-line spec (threads, dask, dask://HOST:PORT, ray, ...: the
+table is in runs/scale_out.py, which parses and checks it), and the concurrency slots and retry
+condition a labeling shard holds. See docs/scale-out.md."""
 
 from __future__ import annotations
 
-import importlib.util
-import os
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
-from urllib.parse import urlsplit
 
+from prefsmith.runs.scale_out import RunnerSpec, missing_package, parse_spec
 from prefsmith.schemas.errors import UserError
-
-ENV = "PREFSMITH_TASK_RUNNER"
-KINDS = "threads, threads?workers=N, dask, dask?workers=N, dask://HOST:PORT, ray, ray://HOST:PORT"
-_OPTIONS = {"threads": {"workers"}, "dask": {"workers", "threads"}, "ray": {"workers"}}
-_PACKAGES = {"dask": "prefect_dask", "ray": "prefect_ray"}
-
-
-@dataclass(frozen=True)
-class RunnerSpec:
-    """A parsed spec: `kind` (threads, dask, ray), a cluster `address` or local `options`."""
-
-    kind: str
-    address: str | None = None
-    options: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def local(self) -> bool:
-        """True when the workers run on this machine: a cluster this process starts, or a
-        scheduler at a loopback address."""
-        if self.address is None:
-            return True
-        host = urlsplit(self.address).hostname
-        return host in ("localhost", "::1") or (host or "").startswith("127.")
-
-
-def parse_spec(spec: str | None) -> RunnerSpec:
-    """`spec` (or PREFSMITH_TASK_RUNNER, or threads) as a RunnerSpec; UserError if malformed."""
-    text = (spec or os.environ.get(ENV) or "threads").strip()
-    where = f"task runner {text!r}"
-    scheme, sep, rest = text.partition("://")
-    if sep:
-        if not rest or "?" in rest or "/" in rest.rstrip("/"):
-            raise UserError(f"{where}: expected SCHEME://HOST:PORT; task runners: {KINDS}")
-        host = rest.rstrip("/")
-        if scheme in ("dask", "tcp", "tls"):
-            return RunnerSpec("dask", f"{'tcp' if scheme == 'dask' else scheme}://{host}")
-        if scheme == "ray":
-            return RunnerSpec("ray", f"ray://{host}")
-        raise UserError(f"unknown {where}; task runners: {KINDS}")
-    kind, _, query = text.partition("?")
-    if kind not in _OPTIONS:
-        raise UserError(f"unknown {where}; task runners: {KINDS}")
-    options: dict[str, int] = {}
-    for pair in filter(None, query.split("&")):
-        key, _, value = pair.partition("=")
-        if key not in _OPTIONS[kind]:
-            known = ", ".join(sorted(_OPTIONS[kind]))
-            raise UserError(f"{where}: unknown option {key!r}; {kind} takes: {known}")
-        if not value.isdigit() or int(value) < 1:
-            raise UserError(f"{where}: {key} must be a whole number >= 1, not {value!r}")
-        options[key] = int(value)
-    return RunnerSpec(kind, None, options)
-
-
-def check_scale_out(shards: int, spec: str | None) -> RunnerSpec:
-    """UserError for a bad `shards` count or runner spec, or a runner whose package is
-    missing; cheap (imports neither Prefect nor Dask), for checks before a flow starts."""
-    if isinstance(shards, bool) or not isinstance(shards, int) or shards < 1:
-        raise UserError(f"shards must be a whole number >= 1, not {shards!r}")
-    parsed = parse_spec(spec)
-    if parsed.kind in _PACKAGES and importlib.util.find_spec(_PACKAGES[parsed.kind]) is None:
-        raise UserError(_missing(parsed.kind))
-    return parsed
-
-
-def _missing(kind: str) -> str:
-    return f"the {kind} task runner needs {_PACKAGES[kind].replace('_', '-')}: " + (
-        f"pip install 'prefsmith[{kind}]'"
-    )
 
 
 def task_runner(spec: str | None) -> Any:
@@ -115,7 +29,7 @@ def _dask_runner(spec: RunnerSpec) -> Any:
         import dask
         from prefect_dask import DaskTaskRunner
     except ImportError:
-        raise UserError(_missing("dask")) from None
+        raise UserError(missing_package("dask")) from None
     address = spec.address
     if address is None and not spec.options:
         address = dask.config.get("scheduler-address", None)  # DASK_SCHEDULER_ADDRESS
@@ -131,7 +45,7 @@ def _ray_runner(spec: RunnerSpec) -> Any:
     try:
         from prefect_ray import RayTaskRunner
     except ImportError:
-        raise UserError(_missing("ray")) from None
+        raise UserError(missing_package("ray")) from None
     if spec.address is not None:
         return RayTaskRunner(address=spec.address)
     init = {"num_cpus": spec.options["workers"]} if "workers" in spec.options else {}
@@ -188,3 +102,28 @@ def _limit_exists(name: str) -> bool:
         except ObjectNotFound:
             return False
     return True
+
+
+def model_slot(labeler: Any) -> AbstractContextManager[None]:
+    """Hold a slot of the labeler's concurrency limit while its model is loaded."""
+    from prefsmith.labelers.run_limits import model_limit
+
+    return limit_slot(model_limit(labeler))
+
+
+def retry_on_transient(task: Any, task_run: Any, state: Any) -> bool:
+    """`retry_condition_fn`: retry a shard only when it failed on a transient error."""
+    from prefsmith.labelers.run_limits import transient_reason
+
+    error = state.data if isinstance(state.data, BaseException) else None
+    if error is None:
+        error = state.result(raise_on_failure=False)
+    return isinstance(error, BaseException) and transient_reason(error) is not None
+
+
+def accelerator_limit() -> str:
+    """`prefsmith-train-cuda` where a GPU is visible, else `prefsmith-train-cpu`: the Prefect
+    global concurrency limit a training run holds (when it exists on the server)."""
+    import torch
+
+    return f"prefsmith-train-{'cuda' if torch.cuda.is_available() else 'cpu'}"

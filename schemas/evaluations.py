@@ -73,14 +73,3 @@ class LabelerEvalConfig(StrictModel):
         if (self.gold is None) == (self.rewardbench is None):
             raise ValueError("give --gold LABELER or --rewardbench FILE (one of them)")
         return self
-
-
-EVALUATION_OPTIONS: dict[str, type[StrictModel]] = {
-    "reward-matching": RewardMatchingOptions,
-    "dpo": DpoEvaluationOptions,
-}
-# The kinds of dataset each evaluation reads its held-out prompts from.
-EVALUATION_DATASETS: dict[str, tuple[str, ...]] = {
-    "reward-matching": ("reward-in-prompt",),
-    "dpo": ("preference",),
-}

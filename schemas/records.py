@@ -8,6 +8,7 @@ source and per labeler, and Parquet struct columns would force one shape.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Literal
@@ -310,3 +311,9 @@ def to_table(name: str, records: list[Any], created_at: datetime | None = None) 
     """Arrow table of records (Prompt, Candidate, Label, Reject) for table `name`."""
     stamp = created_at or now()
     return pa.Table.from_pylist([r.to_row(stamp) for r in records], schema=TABLES[name].schema)
+
+
+def render_dialogue(messages: Sequence[Mapping[str, str]]) -> str:
+    """hh-style text of a conversation: `Human: …`, turns separated by a blank line."""
+    speakers = {"user": "Human", "assistant": "Assistant", "system": "System"}
+    return "\n\n".join(f"{speakers[m['role']]}: {m['content']}" for m in messages)

@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from prefsmith.schemas.builds import BuildStage, DatasetBuildConfig
 from prefsmith.schemas.config import (
@@ -26,40 +26,26 @@ from prefsmith.schemas.config import (
     StrictModel,
     TrainConfig,
     aliases,
-    describe_validation_error,
     load_yaml,
     validate,
 )
+from prefsmith.schemas.endpoints import EndpointOptions
 from prefsmith.schemas.errors import UserError
 from prefsmith.schemas.evaluations import (
-    EVALUATION_OPTIONS,
-    DpoEvaluationOptions,
     LabelerEvalConfig,
-    RewardMatchingOptions,
 )
+from prefsmith.schemas.locations import DEFAULT_STORE
 from prefsmith.schemas.self_reward import SelfRewardConfig
 
 
-class GenerateConfig(StrictModel):
-    """`generate:`: N candidates per prompt from an OpenAI-compatible server (or `local`)."""
+class GenerateConfig(EndpointOptions):
+    """`generate:`: N candidates per prompt from an endpoint (its fields: `EndpointOptions`)."""
 
     n: int = Field(default=2, ge=1, description="Candidates per prompt.")
-    endpoint: str = Field(
-        default="local", description="local (bundled llama.cpp) or an OpenAI-compatible URL."
-    )
-    model: str | None = Field(default=None, description="Model name (remote) or GGUF file (local).")
     temperature: float = Field(default=0.7, ge=0, description="Sampling temperature.")
     top_p: float = Field(default=0.95, gt=0, le=1, description="Nucleus sampling.")
     max_tokens: int = Field(default=256, ge=1, description="Tokens per answer.")
     seed: int | None = Field(default=0, description="Base seed; sample i uses seed + i.")
-    max_concurrency: int = Field(default=4, ge=1, description="Requests in flight.")
-    timeout: float = Field(default=120.0, gt=0, description="Seconds per request.")
-    requests_per_minute: float | None = Field(
-        default=None, description="Client-side request limit."
-    )
-    tokens_per_minute: float | None = Field(
-        default=None, description="Client-side token limit (prompt + max tokens)."
-    )
     limit: int | None = Field(default=None, ge=1, description="At most N samples this run.")
     sources: list[str] | None = Field(
         default=None,
@@ -69,18 +55,10 @@ class GenerateConfig(StrictModel):
     first_turn_only: bool = Field(
         default=False, description="Multi-turn prompts: answer the first turn only."
     )
-    pricing: str | None = Field(
-        default=None, description="Pricing table (YAML) for cost_usd (default: bundled)."
-    )
     max_cost: float | None = Field(
         default=None,
         ge=0,
         description="Stop before a batch that could take this run's spending past USD.",
-    )
-    batch: bool = Field(
-        default=False,
-        description="Send through the endpoint's Batch API (/v1/batches): half price, "
-        "results within 24 h, collected by the next run or `prefsmith batches collect`.",
     )
 
     @model_validator(mode="after")
@@ -89,13 +67,13 @@ class GenerateConfig(StrictModel):
             raise ValueError(
                 "n > 1 at temperature 0 would give identical candidates; set a temperature"
             )
-        if self.batch and not self.endpoint.startswith(("http://", "https://")):
-            raise ValueError(
-                f"batch needs an endpoint with the Batch API (/v1/batches), not {self.endpoint}"
-            )
         if self.batch and self.n > 1 and self.seed is None:
             raise ValueError("batch with n > 1 needs a seed: sample i is asked with seed + i")
         return self
+
+    def sampling(self) -> dict[str, Any]:
+        """What every request of this generator is sampled with (the seed varies per sample)."""
+        return {"temperature": self.temperature, "top_p": self.top_p, "max_tokens": self.max_tokens}
 
 
 class LabelConfig(StrictModel):
@@ -201,24 +179,13 @@ class AnnotateStage(StrictModel):
 
 class EvaluateConfig(StrictModel):
     """One `evaluate:` entry: `reward-matching` of a reward-conditioned policy, or `dpo`
-    (a tuned policy against its base); `options` are the fields of the kind's model in
-    `schemas.evaluations`, the flags of `prefsmith eval KIND`."""
+    (a tuned policy against its base); `options` are the fields of the kind's options model
+    (finetune/registry.py), the flags of `prefsmith eval KIND`."""
 
-    kind: Literal["reward-matching", "dpo"] = Field(description="The evaluation.")
+    kind: str = Field(description="The evaluation: a name in finetune/registry.py.")
     dataset: DatasetName = Field(description="A dataset built in the store (its name).")
     output: str = Field(description="Folder for the report and its plots.")
-    options: RewardMatchingOptions | DpoEvaluationOptions
-
-    @field_validator("options", mode="before")
-    @classmethod
-    def _options_of_the_kind(cls, options: Any, info: ValidationInfo) -> Any:
-        model = EVALUATION_OPTIONS.get(info.data.get("kind", ""))
-        if model is None or not isinstance(options, dict):
-            return options
-        try:
-            return model.model_validate(options)
-        except ValidationError as error:
-            raise ValueError(describe_validation_error(error)) from None
+    options: dict[str, Any] = Field(default_factory=dict)
 
 
 class ReportConfig(StrictModel):
@@ -233,7 +200,7 @@ class RunConfig(StrictModel):
     """A whole run (`prefsmith run CONFIG`). Relative paths are relative to the working
     directory the run starts in."""
 
-    store: str = "prefsmith-store"
+    store: str = DEFAULT_STORE
     max_cost: float | None = Field(
         default=None,
         ge=0,

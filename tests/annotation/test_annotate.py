@@ -163,9 +163,9 @@ def test_uncertain_pairs_go_to_the_annotators_and_the_next_panel_fit_uses_their_
     """Active learning on a real Label Studio: the panel's least certain pairs are pushed,
     annotated (against hh-rlhf's own verdict, to be seen), pulled, and the refit panel takes
     the annotators' verdicts on those pairs."""
+    from prefsmith.builders.pairs import pair_key
     from prefsmith.labelers.registry import build_labeler
     from prefsmith.labelers.runner import run_labeler
-    from prefsmith.schemas.preference import pair_key
 
     store = str(scored_store.root)
     panel = {"members": "rm-len", "gold": "human:hh-rlhf", "name": "panel"}

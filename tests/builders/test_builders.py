@@ -7,9 +7,9 @@ import pytest
 
 from prefsmith.builders.datasets import build_preference, build_reward_in_prompt
 from prefsmith.ingest.hh_rlhf import ingest_hh_jsonl
+from prefsmith.ingest.hh_rows import parse_pair
 from prefsmith.schemas.builds import PreferenceBuildConfig, RewardInPromptBuildConfig
 from prefsmith.schemas.errors import UserError
-from prefsmith.schemas.hh_rlhf import parse_pair
 from prefsmith.schemas.records import Label, to_table
 from prefsmith.store import Store
 

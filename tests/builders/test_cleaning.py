@@ -10,7 +10,7 @@ import pytest
 from cli_runner import run_json
 
 from prefsmith.builders.near_duplicates import dropped_near_duplicates
-from prefsmith.schemas.pii import redact
+from prefsmith.builders.pii import redact
 
 DATA = Path(__file__).parents[1] / "data"
 MT_BENCH = DATA / "mt_bench_questions_18.jsonl"

@@ -17,7 +17,7 @@ MODEL = "gpt-4o-mini"
 
 def billed(body):
     """Usage at the worst case: the prompt as tiktoken counts it, the answer at max_tokens."""
-    from prefsmith.labelers.token_counts import token_counter
+    from prefsmith.endpoints.token_counts import token_counter
 
     answer = completion("Good.\nScore: 4")
     prompt = token_counter("https://x/v1", MODEL).count(body["messages"])

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from prefsmith.cli.app import app
 from prefsmith.cli.label import LABELER_FLAGS, labeler_options
 from prefsmith.cli.model_options import flag_of
-from prefsmith.finetune.registry import TRAINERS
+from prefsmith.finetune.registry import EVALUATIONS, TRAINERS
 from prefsmith.labelers.registry import REGISTRY, options_of
 from prefsmith.schemas.builds import BuildStage, build_kinds
 from prefsmith.schemas.config import (
@@ -26,7 +26,7 @@ from prefsmith.schemas.config import (
     PromptIngestConfig,
     TrainConfig,
 )
-from prefsmith.schemas.evaluations import EVALUATION_OPTIONS, LabelerEvalConfig
+from prefsmith.schemas.evaluations import LabelerEvalConfig
 from prefsmith.schemas.run_config import (
     AnnotatePushConfig,
     AnnotateStage,
@@ -48,8 +48,9 @@ STAGES: list[tuple[list[str], type[BaseModel]]] = [
     (["export"], ExportConfig),
     *[(["build", kind], model) for kind, model in build_kinds().items()],
     *[(["train", name], TrainConfig) for name in TRAINERS],
-    *[(["eval", kind], EvaluateConfig) for kind in EVALUATION_OPTIONS],
-    *[(["eval", kind], model) for kind, model in EVALUATION_OPTIONS.items()],
+    *[(["train", name], trainer.options) for name, trainer in TRAINERS.items()],
+    *[(["eval", kind], EvaluateConfig) for kind in EVALUATIONS],
+    *[(["eval", kind], evaluation.options) for kind, evaluation in EVALUATIONS.items()],
     (["self-reward"], SelfRewardConfig),
     (["eval", "labelers"], LabelerEvalConfig),
 ]
@@ -57,6 +58,8 @@ STAGES: list[tuple[list[str], type[BaseModel]]] = [
 ROUTES = {
     (LabelConfig, "options"): ("--option", "--options"),
     (TrainConfig, "settings"): ("--set", "--config"),
+    # the trainer's options model, whose every field is checked as a stage of its own
+    (TrainConfig, "options"): ("--output",),
     (SelfRewardConfig, "settings"): ("--set", "--config"),
     # the kind's options model, whose every field is checked as a stage of its own
     (EvaluateConfig, "options"): ("--policy",),
@@ -83,6 +86,8 @@ def _reachable(path: list[str], model: type[BaseModel], name: str) -> bool:
     if (model, name) in ROUTES:
         return set(ROUTES[(model, name)]) <= flags
     fixed = typing.get_origin(field.annotation) is Literal
+    if name in ("trainer", "kind"):  # the subcommand names it: `train rm`, `eval dpo`
+        return True
     return fixed and path[-1] in {str(v) for v in typing.get_args(field.annotation)} | {
         path[-1]
     }  # the subcommand names it: `train rm`, `build rm-pairs`
@@ -108,7 +113,9 @@ def _models_in(model: type[BaseModel], seen: set) -> set:
 
 def test_every_stage_model_is_a_run_config_section():
     in_run_config = _models_in(RunConfig, set())
-    assert {model for _, model in STAGES} <= in_run_config
+    # Trainer and evaluation options are a `train:`/`evaluate:` entry's `options` (or its keys).
+    registered = {t.options for t in TRAINERS.values()} | {e.options for e in EVALUATIONS.values()}
+    assert {model for _, model in STAGES} - registered <= in_run_config
 
 
 def test_every_run_config_section_has_a_command():
@@ -213,3 +220,50 @@ def test_option_label_reaches_the_reward_model(hh_datasets, tiny_encoder, tmp_pa
         harmless.sort("candidate_ids")["scores"].to_list()
         != helpful.sort("candidate_ids")["scores"].to_list()
     )
+
+
+NON_DEFAULT = {"base": "some/model", "lora_r": 3, "max_length": 77}
+
+
+@pytest.mark.parametrize("name", sorted(TRAINERS))
+def test_every_trainer_flag_reaches_the_trainer_and_max_length_reaches_trl(
+    name, hh_datasets, monkeypatch, tmp_path
+):
+    """A flag generated from a trainer's options model changes what the trainer is called
+    with; a policy trainer's `--max-length` ends in trl's config (it was once dropped)."""
+    from prefsmith.cli import runner as cli_runner
+    from prefsmith.finetune import policy
+    from prefsmith.finetune.registry import trainer_options
+    from prefsmith.finetune.settings import trainer_config
+
+    model = TRAINERS[name].options
+    given = {field: NON_DEFAULT[field] for field in model.model_fields}
+    assert set(given) == set(model.model_fields), "add a non-default value for the new option"
+    dataset = "hh-rip" if name == "sft" else "hh"
+    captured: dict = {}
+    monkeypatch.setattr(cli_runner, "run_flow", lambda flow, **kw: captured.update(kw) or {})
+    args = ["train", name, "--store", str(hh_datasets.root), "--dataset", dataset,
+            "--output", str(tmp_path / "out")]  # fmt: skip
+    for field, value in given.items():
+        args += [flag_of(field), str(value)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    options = trainer_options(name, captured["config"]["options"])
+    assert options.model_dump() == given
+    if name == "rm":
+        return
+    seen: dict = {}
+
+    def stop(method, store, dataset, output, **kwargs):
+        seen.update(kwargs)
+        raise RuntimeError("stop before loading a model")
+
+    monkeypatch.setattr(policy, "policy_trainer", stop)
+    with pytest.raises(RuntimeError, match="stop before"):
+        policy.train_policy(name, hh_datasets, dataset, tmp_path / "out", options, settings={})
+    assert seen["policy"] == "some/model" and seen["lora_r"] == 3
+    trl_config = {"dpo": "DPOConfig", "kto": "KTOConfig", "sft": "SFTConfig"}[name]
+    import trl
+
+    args = trainer_config(getattr(trl, trl_config), tmp_path, {}, seen["overrides"])
+    assert args.max_length == 77

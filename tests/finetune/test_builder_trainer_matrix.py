@@ -100,13 +100,12 @@ def test_each_trainer_trains_on_each_build_it_takes(
     matrix_store, trainer, kind, fmt, tiny_encoder, tiny_chat_model, tmp_path
 ):
     output = tmp_path / trainer
+    spec = TRAINERS[trainer]
     if trainer == "rm":
-        options = {"base": str(tiny_encoder), "max_length": 64}
+        options = spec.options(base=str(tiny_encoder), max_length=64)
     else:
-        options = {"policy": str(tiny_chat_model)}
-    overrides = {**STEPS, "max_length": 64} if trainer != "rm" else STEPS
-    summary = TRAINERS[trainer].function()(
-        matrix_store, f"{kind}-{fmt}", Path(output), overrides=overrides, **options
-    )
+        options = spec.options(base=str(tiny_chat_model), max_length=64)
+    summary = spec.function()(trainer, matrix_store, f"{kind}-{fmt}", Path(output), options,
+                              settings=STEPS)  # fmt: skip
     assert math.isfinite(summary["train_loss"])
     assert (output / "prefsmith-train.json").is_file()

@@ -10,13 +10,14 @@ import torch
 from safetensors.torch import load_file
 
 from prefsmith.finetune.datasets import load_split
-from prefsmith.finetune.policy import policy_trainer, train_dpo, train_sft
+from prefsmith.finetune.policy import policy_trainer, train_policy
 from prefsmith.finetune.reward_model import train_reward_model
 from prefsmith.finetune.settings import trainer_config
 from prefsmith.labelers.registry import build_labeler
 from prefsmith.labelers.runner import run_labeler
 from prefsmith.schemas.config import parse_assignments
 from prefsmith.schemas.errors import UserError
+from prefsmith.schemas.trainers import PolicyTrainOptions, RewardModelTrainOptions
 
 STEPS = {"max_steps": 2, "logging_steps": 1, "save_steps": 1}
 TINY_POLICY = {
@@ -48,10 +49,10 @@ def assert_run_folder(output, command):
 @pytest.mark.slow
 def test_reward_model_trains_and_the_labeler_loads_it(hh_datasets, tiny_encoder, tmp_path):
     output = tmp_path / "rm"
+    options = RewardModelTrainOptions(base=str(tiny_encoder), max_length=128)
     summary = train_reward_model(
-        hh_datasets, "hh", output, base=str(tiny_encoder), max_length=128,
-        overrides={**STEPS, "learning_rate": 1e-2},
-    )  # fmt: skip
+        "rm", hh_datasets, "hh", output, options, settings={**STEPS, "learning_rate": 1e-2}
+    )
     assert math.isfinite(summary["train_loss"]) and summary["train_pairs"] > 0
     assert summary["train_pairs_truncated"] > 0  # long hh dialogues were cut, not dropped
     assert 0.0 <= summary["test_accuracy"] <= 1.0 and summary["test_pairs"] > 0
@@ -70,8 +71,9 @@ def test_reward_model_trains_and_the_labeler_loads_it(hh_datasets, tiny_encoder,
 @pytest.mark.slow
 def test_dpo_trains_the_policy_and_it_loads(hh_datasets, tiny_chat_model, tmp_path):
     output = tmp_path / "dpo"
-    overrides = {**TINY_POLICY, "max_length": 128}
-    summary = train_dpo(hh_datasets, "hh", output, policy=str(tiny_chat_model), overrides=overrides)
+    options = PolicyTrainOptions(base=str(tiny_chat_model), max_length=128)
+    summary = train_policy("dpo", hh_datasets, "hh", output, options, settings=TINY_POLICY)
+    assert _trained_max_length(output) == 128  # --max-length reaches trl's DPOConfig
     assert math.isfinite(summary["train_loss"]) and "test_rewards_accuracies" in summary
     assert weights_changed(tiny_chat_model, output)
     assert_run_folder(output, "train dpo")
@@ -83,8 +85,10 @@ def test_dpo_trains_the_policy_and_it_loads(hh_datasets, tiny_chat_model, tmp_pa
 @pytest.mark.slow
 def test_dpo_with_lora_saves_a_merged_model_and_the_adapter(hh_datasets, tiny_chat_model, tmp_path):
     output = tmp_path / "dpo-lora"
-    overrides = {**TINY_POLICY, "learning_rate": 1e-1, "max_length": 128}
-    train_dpo(hh_datasets, "hh", output, policy=str(tiny_chat_model), lora_r=4, overrides=overrides)
+    options = PolicyTrainOptions(base=str(tiny_chat_model), lora_r=4, max_length=128)
+    train_policy(
+        "dpo", hh_datasets, "hh", output, options, settings={**TINY_POLICY, "learning_rate": 1e-1}
+    )
     assert (output / "adapter" / "adapter_config.json").is_file()
     assert weights_changed(tiny_chat_model, output)
 
@@ -110,9 +114,8 @@ def test_reward_conditioned_sft_learns_only_from_the_completion(
     assert all(label != -100 for label in labels[masked:])  # the completion is learned
 
     output = tmp_path / "sft"
-    summary = train_sft(
-        hh_datasets, "hh-rip", output, policy=str(tiny_chat_model), overrides=overrides
-    )
+    options = PolicyTrainOptions(base=str(tiny_chat_model))
+    summary = train_policy("sft", hh_datasets, "hh-rip", output, options, settings=overrides)
     assert math.isfinite(summary["train_loss"]) and math.isfinite(summary["test_loss"])
     assert weights_changed(tiny_chat_model, output)
     record = json.loads((output / "prefsmith-train.json").read_text())
@@ -134,6 +137,11 @@ def test_settings_are_trl_configs_and_unknown_keys_name_themselves(tmp_path):
 
 def test_wrong_dataset_kinds_are_one_clear_line(hh_datasets, tmp_path):
     with pytest.raises(UserError, match="hh-rip is a reward-in-prompt dataset"):
-        train_dpo(hh_datasets, "hh-rip", tmp_path / "x")
+        train_policy("dpo", hh_datasets, "hh-rip", tmp_path / "x", PolicyTrainOptions())
     with pytest.raises(UserError, match="no dataset 'nope'"):
-        train_reward_model(hh_datasets, "nope", tmp_path / "x")
+        train_reward_model("rm", hh_datasets, "nope", tmp_path / "x", RewardModelTrainOptions())
+
+
+def _trained_max_length(output) -> int:
+    """The max_length trl trained with, from the run record's trl arguments."""
+    return json.loads((output / "training_args.json").read_text())["max_length"]

@@ -15,7 +15,8 @@ from prefsmith.labelers.registry import build_labeler
 from prefsmith.labelers.run_limits import model_limit, transient_reason
 from prefsmith.labelers.run_summary import merge_summaries
 from prefsmith.labelers.runner import shard_of
-from prefsmith.runtime.task_runners import check_scale_out, parse_spec, task_runner
+from prefsmith.runs.scale_out import check_scale_out, parse_spec
+from prefsmith.runtime.task_runners import task_runner
 from prefsmith.schemas.errors import UserError
 from prefsmith.store import Store
 
@@ -134,7 +135,7 @@ def test_a_shard_waits_for_its_model_slot_only_when_the_limit_exists():
     from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
     from prefect.concurrency.sync import concurrency
 
-    from prefsmith.flows.label import model_slot
+    from prefsmith.runtime.task_runners import model_slot
 
     labeler = build_labeler("yes_no", {"model": "org/lm", "device": "cpu", "questions": ["ok?"]})
     name = model_limit(labeler)
@@ -220,7 +221,7 @@ def test_only_transient_failures_are_retried():
 def test_prefect_retries_a_shard_on_a_transient_error_only():
     from prefect import flow, task
 
-    from prefsmith.flows.label import retry_on_transient
+    from prefsmith.runtime.task_runners import retry_on_transient
 
     attempts: list[str] = []
 

@@ -8,12 +8,12 @@ import pytest
 from fake_openai import FakeOpenAI, completion
 from judge_store import BAD, GOOD, make_store
 
+from prefsmith.builders.spans import locate, parse_critique, token_rewards
 from prefsmith.builders.token_rewards import build_token_rewards
 from prefsmith.labelers.registry import build_labeler
 from prefsmith.labelers.runner import run_labeler
 from prefsmith.schemas.builds import TokenRewardsBuildConfig
 from prefsmith.schemas.records import Label, load_json, to_table
-from prefsmith.schemas.spans import locate, parse_critique, token_rewards
 
 
 def test_quotes_are_located_exactly_then_tolerantly_never_guessed():
@@ -100,7 +100,7 @@ def test_token_rewards_dataset_rows_match_the_tokenizer(store_dir, critic_server
     from datasets import Dataset
     from transformers import AutoTokenizer
 
-    from prefsmith.labelers.bundled import smollm2_tokenizer
+    from prefsmith.endpoints.bundled import smollm2_tokenizer
 
     store = make_store(store_dir)
     run_labeler(store, build_labeler("critic", {"endpoint": critic_server.url, "model": "c"}))

@@ -10,9 +10,9 @@ from fake_openai import FakeOpenAI, completion
 from judge_store import GOOD, make_store
 from openai.types.chat import completion_create_params
 
-from prefsmith.labelers.chat_client import ChatClient
+from prefsmith.endpoints.chat_client import ChatClient
+from prefsmith.endpoints.rate_limit import RateLimit
 from prefsmith.labelers.judge_verdicts import first_wins_probability
-from prefsmith.labelers.rate_limit import RateLimit
 from prefsmith.labelers.registry import build_labeler
 from prefsmith.labelers.runner import run_labeler
 from prefsmith.schemas.errors import UserError
@@ -141,7 +141,7 @@ def test_rate_limits_hold_requests_and_tokens_per_minute():
 
 
 def test_generate_payloads_conform_to_the_api(store_dir, monkeypatch):
-    from prefsmith.labelers.generation import generate_candidates
+    from prefsmith.generation.candidates import generate_candidates
     from prefsmith.schemas.records import Prompt
 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-gen")

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
+from prefsmith.builders.pairs import choose_pairs, opinions_from_labels
 from prefsmith.labelers.blender_compat import import_llm_blender, missing_shims
 from prefsmith.labelers.registry import build_labeler
 from prefsmith.labelers.runner import run_labeler
-from prefsmith.schemas.preference import choose_pairs, opinions_from_labels
 from prefsmith.schemas.records import Candidate, Prompt, to_table
 from prefsmith.store import Store
 
@@ -25,7 +25,7 @@ def tiny_pairrm(tmp_path_factory) -> Path:
     import torch
     from transformers import AutoTokenizer, BertConfig, BertModel
 
-    from prefsmith.labelers.bundled import minilm_dir
+    from prefsmith.endpoints.bundled import minilm_dir
 
     import_llm_blender()
     from llm_blender.blender.blender_utils import load_ranker

@@ -3,7 +3,7 @@ consensus of several annotators, and Krippendorff's alpha."""
 
 import pytest
 
-from prefsmith.schemas.agreement import krippendorff_alpha
+from prefsmith.builders.agreement import krippendorff_alpha
 from prefsmith.schemas.annotation import (
     aggregate,
     build_task,

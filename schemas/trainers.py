@@ -1,0 +1,34 @@
+"""Each trainer's own options (`prefsmith train NAME` flags, a `train:` entry's keys): the
+options model a trainer declares in finetune/registry.py. trl's own settings (learning
+rate, beta, ...) are not declared here: they go through `--set`/`--config` (`settings:`)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from prefsmith.schemas.config import StrictModel, aliases
+
+
+class RewardModelTrainOptions(StrictModel):
+    """`train rm`: the encoder, and how much of a conversation it reads."""
+
+    base: str | None = Field(
+        default=None, description="The encoder: Hub id or folder (default: bundled MiniLM)."
+    )
+    max_length: int = Field(
+        default=256, ge=8, description="Tokens per input; the oldest turns are cut first."
+    )
+
+
+class PolicyTrainOptions(StrictModel):
+    """`train dpo|kto|sft`: the policy, LoRA, and the sequence length trl trains on."""
+
+    base: str | None = Field(
+        default=None,
+        description="The policy: Hub id or folder (default: bundled SmolLM2).",
+        json_schema_extra=aliases("--policy"),
+    )
+    lora_r: int | None = Field(default=None, ge=1, description="Train a LoRA adapter of this rank.")
+    max_length: int = Field(
+        default=512, ge=8, description="Tokens per prompt + answer (trl's max_length)."
+    )
