@@ -19,6 +19,14 @@ PIP=("$VENV/bin/python" -m pip --disable-pip-version-check)
 # Exactly this version: it is the CPU wheel here; a looser spec pulls GBs of CUDA packages.
 "${PIP[@]}" install -q "torch==2.13.0"
 echo "setup: installing pinned dependencies (llama-cpp-python compiles for ~7 min the first time)"
+# A portable llama.cpp build, never a cached one: a -march=native build crashed (SIGSEGV on the
+# first completion) on a CPU that advertises AMX, and pip's wheel cache would hand a build made
+# on one machine to another.
+if ! "$VENV/bin/python" -c "import llama_cpp" 2>/dev/null || [ ! -f "$VENV/.llama-portable" ]; then
+  CMAKE_ARGS="-DGGML_NATIVE=OFF" "${PIP[@]}" install -q --no-cache-dir --force-reinstall \
+    --no-deps -c constraints.txt llama-cpp-python
+  touch "$VENV/.llama-portable"
+fi
 # setuptools notes on every editable build of a package mapped to the repository root that
 # folders named like the package may shadow it: true, known, and not worth a screenful.
 PYTHONWARNINGS="ignore:Editable installation" \
