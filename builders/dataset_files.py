@@ -31,25 +31,14 @@ from prefsmith.builders.agreement import agreement_matrix
 from prefsmith.builders.pairs import opinions_from_labels
 from prefsmith.schemas import locations
 from prefsmith.schemas.builds import DatasetBuildConfig
+from prefsmith.schemas.formats import ROW_FORMATS, RowFormat
 from prefsmith.store import Store
 
 TEMPLATES = locations.TEMPLATES
-FORMAT_NOTES = {
-    "conversational": "trl's conversational preference format: `prompt` is the whole conversation "
-    "as messages, `chosen`/`rejected` the assistant's answer as messages (DPOTrainer takes it as is).",
-    "standard": "trl's standard preference format: plain-text `prompt`, `chosen`, `rejected`.",
-    "rm-pairs": "trl's implicit-prompt pairs for RewardTrainer: `chosen`/`rejected` are whole "
-    "dialogues, `margin` the score difference that decided the pair (0 when there was none).",
-    "prompt-completion": "trl's prompt-completion format for SFT (loss on the completion only).",
-    "openai": "OpenAI fine-tuning JSONL.",
-    "kto": "trl's unpaired preference (KTO) format: `prompt` messages, `completion` (the answer as "
-    "an assistant message) and `label` (true: desirable), one row per candidate.",
-    "token-rewards": "`prompt` (messages), `completion` (the response text), `token_ids` (the "
-    "response tokenized alone, no special tokens) and `token_rewards` (one float per token id, "
-    "same length), plus `spans` (the critic's located spans, character offsets) and "
-    "`scalar_reward` (added to the last token's reward when `scalar_from` is set). For trainers "
-    "that take per-token rewards (PPO-style dense rewards).",
-}
+
+
+def _format(name: str | None) -> RowFormat:
+    return ROW_FORMATS.get(name or "", RowFormat((), (), ""))
 
 
 def size_category(rows: int) -> str:
@@ -169,7 +158,7 @@ def _card(
         created_at=manifest["created_at"],
         splits=manifest["splits"],
         format=config.get("format"),
-        format_note=FORMAT_NOTES.get(config.get("format"), ""),
+        format_note=_format(config.get("format")).note,
         seed=config.get("seed"),
         sources=manifest["prompt_sources"],
         labelers=manifest["labelers"],
@@ -203,7 +192,7 @@ def write_dataset(
     final, tmp = root / config.name, root / f".tmp-{config.name}-{uuid.uuid4().hex[:8]}"
     (tmp / "data").mkdir(parents=True)
     try:
-        jsonl = getattr(config, "format", "") == "openai"
+        jsonl = _format(getattr(config, "format", None)).jsonl
         data_files = {
             split: _write_split(tmp / "data", split, items, jsonl)
             for split, items in rows.items()

@@ -14,12 +14,13 @@ import polars as pl
 
 from prefsmith.builders.cleaning import clean_pairs
 from prefsmith.builders.dataset_files import write_dataset
-from prefsmith.builders.formats import kto_rows, preference_row, rm_pair_row, sft_row
+from prefsmith.builders.formats import COMPLETION_ROWS, PAIR_ROWS, kto_rows
 from prefsmith.builders.pairs import choose_pairs, opinions_from_labels
 from prefsmith.builders.reward_prompt import Normalizer, RewardTemplate, render_prompt
 from prefsmith.builders.splits import split_of
 from prefsmith.schemas.builds import PreferenceBuildConfig, RewardInPromptBuildConfig
 from prefsmith.schemas.errors import UserError
+from prefsmith.schemas.formats import ROW_FORMATS
 from prefsmith.store import Store
 from prefsmith.store.queries import candidates_of_origins, labels_of, texts_by_ids
 
@@ -95,11 +96,7 @@ def build_preference(store: Store, config: PreferenceBuildConfig) -> dict[str, A
         for row in unpaired:
             rows[split_of(row["prompt_id"], config.splits, config.seed)].append(row)
     for pair in pairs if config.format != "kto" else ():
-        row = (
-            rm_pair_row(pair)
-            if config.format == "rm-pairs"
-            else preference_row(pair, config.format)
-        )
+        row = PAIR_ROWS[config.format](pair)
         rows[split_of(pair["prompt_id"], config.splits, config.seed)].append(row)
     kept = sum(map(len, rows.values()))
     if kept == 0:
@@ -116,7 +113,7 @@ def build_preference(store: Store, config: PreferenceBuildConfig) -> dict[str, A
         "labelers": sources,
         **cleaning.summary(),
     }
-    kind = "rm-pairs" if config.format == "rm-pairs" else "preference"
+    kind = ROW_FORMATS[config.format].kind or "preference"
     path = write_dataset(
         store, config, kind, rows, summary, label_sources=sources, manifest_extra=cleaning.summary()
     )
@@ -173,7 +170,7 @@ def build_reward_in_prompt(store: Store, config: RewardInPromptBuildConfig) -> d
         values = {d: normalizers[d](complete[cid][d]) for d in dimensions}
         prompt = render_prompt(prompts[pid], values, template)
         rows[split].append(
-            sft_row(prompt, text, config.format, {"prompt_id": pid, "candidate_id": cid})
+            COMPLETION_ROWS[config.format](prompt, text, {"prompt_id": pid, "candidate_id": cid})
         )
     summary = {
         "command": "build reward-in-prompt",

@@ -3,44 +3,47 @@ trl prompt-completion, reward-model pairs, and OpenAI fine-tuning JSONL."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from prefsmith.schemas.records import render_dialogue
-
-PREFERENCE_FORMATS = ("conversational", "standard", "openai")
-SFT_FORMATS = ("prompt-completion", "openai")
 
 
 def _assistant(text: str, extra_turns: Sequence[Mapping[str, str]] = ()) -> list[dict[str, str]]:
     return [{"role": "assistant", "content": text}, *[dict(m) for m in extra_turns]]
 
 
-def preference_row(pair: Mapping[str, Any], fmt: str) -> dict[str, Any]:
-    """One preference pair (`prompt` messages, `chosen`, `rejected`, ids, `margin`)."""
-    ids = {k: pair[k] for k in ("prompt_id", "chosen_id", "rejected_id", "margin")}
-    if fmt == "conversational":  # trl: prompt and answers as message lists
-        return {
-            "prompt": [dict(m) for m in pair["prompt"]],
-            "chosen": _assistant(pair["chosen"]),
-            "rejected": _assistant(pair["rejected"]),
-            **ids,
-        }
-    if fmt == "standard":  # trl: plain text, explicit prompt ending where the answer starts
-        prompt = render_dialogue(pair["prompt"]) + "\n\nAssistant:"
-        return {
-            "prompt": prompt,
-            "chosen": " " + pair["chosen"],
-            "rejected": " " + pair["rejected"],
-            **ids,
-        }
-    if fmt == "openai":  # OpenAI preference fine-tuning (DPO) JSONL
-        return {
-            "input": {"messages": [dict(m) for m in pair["prompt"]]},
-            "preferred_output": _assistant(pair["chosen"]),
-            "non_preferred_output": _assistant(pair["rejected"]),
-        }
-    raise ValueError(f"unknown preference format {fmt!r}")
+def _ids(pair: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: pair[k] for k in ("prompt_id", "chosen_id", "rejected_id", "margin")}
+
+
+def conversational_row(pair: Mapping[str, Any]) -> dict[str, Any]:
+    """trl's conversational layout: prompt and answers as message lists."""
+    return {
+        "prompt": [dict(m) for m in pair["prompt"]],
+        "chosen": _assistant(pair["chosen"]),
+        "rejected": _assistant(pair["rejected"]),
+        **_ids(pair),
+    }
+
+
+def standard_row(pair: Mapping[str, Any]) -> dict[str, Any]:
+    """trl's standard layout: plain text, the prompt ending where the answer starts."""
+    return {
+        "prompt": render_dialogue(pair["prompt"]) + "\n\nAssistant:",
+        "chosen": " " + pair["chosen"],
+        "rejected": " " + pair["rejected"],
+        **_ids(pair),
+    }
+
+
+def openai_preference_row(pair: Mapping[str, Any]) -> dict[str, Any]:
+    """OpenAI preference fine-tuning (DPO) JSONL."""
+    return {
+        "input": {"messages": [dict(m) for m in pair["prompt"]]},
+        "preferred_output": _assistant(pair["chosen"]),
+        "non_preferred_output": _assistant(pair["rejected"]),
+    }
 
 
 def kto_rows(
@@ -94,15 +97,30 @@ def rm_pair_row(pair: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def sft_row(prompt: str, completion: str, fmt: str, ids: Mapping[str, Any]) -> dict[str, Any]:
-    """A conditioned prompt and its completion: trl prompt-completion, or OpenAI chat SFT."""
-    if fmt == "prompt-completion":
-        return {"prompt": prompt, "completion": completion, **ids}
-    if fmt == "openai":
-        return {
-            "messages": [
-                {"role": "user", "content": prompt},
-                {"role": "assistant", "content": completion},
-            ]
-        }
-    raise ValueError(f"unknown SFT format {fmt!r}")
+def prompt_completion_row(prompt: str, completion: str, ids: Mapping[str, Any]) -> dict[str, Any]:
+    """trl's prompt-completion layout (SFT, loss on the completion)."""
+    return {"prompt": prompt, "completion": completion, **ids}
+
+
+def openai_chat_row(prompt: str, completion: str, ids: Mapping[str, Any]) -> dict[str, Any]:
+    """OpenAI chat SFT JSONL: the conditioned prompt as the user turn."""
+    return {
+        "messages": [
+            {"role": "user", "content": prompt},
+            {"role": "assistant", "content": completion},
+        ]
+    }
+
+
+# The row function of each format (schemas/formats.py) a pair or a completion becomes; kto
+# rows are made from all pairs at once (`kto_rows`), token rewards by builders/token_rewards.py.
+PAIR_ROWS: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
+    "conversational": conversational_row,
+    "standard": standard_row,
+    "openai": openai_preference_row,
+    "rm-pairs": rm_pair_row,
+}
+COMPLETION_ROWS: dict[str, Callable[[str, str, Mapping[str, Any]], dict[str, Any]]] = {
+    "prompt-completion": prompt_completion_row,
+    "openai": openai_chat_row,
+}

@@ -13,6 +13,7 @@ from typing import Any
 
 from prefsmith.ingest.hh_rows import HHRowError, parse_pair, split_dialogue
 from prefsmith.schemas.errors import UserError
+from prefsmith.schemas.formats import ROW_FORMATS
 from prefsmith.store import Store, load_manifest
 
 
@@ -30,10 +31,12 @@ def built_dataset(store: Store, name: str, kinds: tuple[str, ...]) -> tuple[dict
         raise UserError(
             f"--dataset {name} is a {manifest['kind']} dataset; this needs {' or '.join(kinds)}"
         )
-    if manifest["config"].get("format") == "openai":
+    fmt = manifest["config"].get("format")
+    if fmt in ROW_FORMATS and not ROW_FORMATS[fmt].columns:
         raise UserError(
-            f"--dataset {name} is in the OpenAI JSONL format; rebuild it with "
-            "--format conversational for a local trainer, or use `prefsmith train openai`"
+            f"--dataset {name} is in the {fmt} format, which no local trainer reads "
+            f"({ROW_FORMATS[fmt].note}); rebuild it with --format conversational for a local "
+            "trainer, or use `prefsmith train openai`"
         )
     return manifest, store.root / "datasets" / name
 

@@ -23,6 +23,7 @@ from prefsmith.finetune.registry import TRAINERS
 from prefsmith.finetune.settings import last_checkpoint, trainer_config
 from prefsmith.finetune.train_log import quiet_library_deprecations, quiet_training
 from prefsmith.schemas.errors import UserError
+from prefsmith.schemas.formats import ROW_FORMATS
 from prefsmith.schemas.trainers import PolicyTrainOptions
 from prefsmith.store import Store
 
@@ -83,8 +84,17 @@ def _save(trainer: Any, tokenizer: Any, output: Path, lora: bool) -> None:
     tokenizer.save_pretrained(str(output))
 
 
-def _splits(store: Store, dataset: str, kinds: tuple[str, ...], columns: list[str]):
+def _splits(store: Store, dataset: str, method: str):
+    """The train and test splits, with the columns the dataset's row format gives a trainer."""
+    kinds, formats = TRAINERS[method].kinds, TRAINERS[method].formats
     manifest, _ = built_dataset(store, dataset, kinds)
+    fmt = manifest["config"].get("format")
+    if fmt not in formats:
+        raise UserError(
+            f"--dataset {dataset} is in the {fmt} format; train {method} reads "
+            f"{' or '.join(formats)} (rebuild it with --format {formats[0]})"
+        )
+    columns = list(ROW_FORMATS[fmt].columns)
     train = load_split(store, dataset, "train", kinds)
     if train is None or len(train) == 0:
         raise UserError(f"--dataset {dataset} has no train split")
@@ -95,13 +105,6 @@ def _splits(store: Store, dataset: str, kinds: tuple[str, ...], columns: list[st
     if test is not None:
         test = test.select_columns(columns) if len(test) else None
     return manifest, train.select_columns(columns), test
-
-
-KINDS = {
-    "dpo": (TRAINERS["dpo"].kinds, ["prompt", "chosen", "rejected"]),
-    "kto": (TRAINERS["kto"].kinds, ["prompt", "completion", "label"]),
-    "sft": (TRAINERS["sft"].kinds, ["prompt", "completion"]),
-}
 
 
 def policy_trainer(
@@ -120,8 +123,7 @@ def policy_trainer(
 
     quiet_library_deprecations()
 
-    kinds, columns = KINDS[method]
-    manifest, train, test = _splits(store, dataset, kinds, columns)
+    manifest, train, test = _splits(store, dataset, method)
     model, tokenizer, name = load_policy(policy)
     config_class, trainer_class, defaults = {
         "dpo": (DPOConfig, DPOTrainer, DPO_DEFAULTS),

@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from prefsmith.schemas.config import DatasetName, StrictModel, aliases
+from prefsmith.schemas.formats import formats_of
 
 
 class DatasetBuildConfig(StrictModel):
@@ -63,7 +64,7 @@ class PreferenceBuildConfig(DatasetBuildConfig):
     quantile: float = Field(
         default=0.25, gt=0, le=0.5, description="Quantile pairs: top q against bottom q."
     )
-    format: Literal["conversational", "standard", "openai", "rm-pairs", "kto"] = Field(
+    format: formats_of("preference") = Field(
         default="conversational",
         description="Row format (kto: trl's unpaired prompt/completion/label rows)",
     )
@@ -117,7 +118,7 @@ class RmPairsBuildConfig(PreferenceBuildConfig):
     """`prefsmith build rm-pairs`: chosen/rejected hh-rlhf dialogues with a margin column,
     what `train rm` and the `reward_model` labeler's `hh` input read."""
 
-    format: Literal["rm-pairs"] = Field(default="rm-pairs", description="Row format")
+    format: formats_of("rm-pairs") = Field(default="rm-pairs", description="Row format")
 
 
 class RewardInPromptBuildConfig(DatasetBuildConfig):
@@ -137,7 +138,7 @@ class RewardInPromptBuildConfig(DatasetBuildConfig):
         default="{Name} reward: {value}", description="One reward line; {Name}, {name}, {value}."
     )
     decimals: int = Field(default=2, ge=0, le=6, description="Decimals of each reward.")
-    format: Literal["prompt-completion", "openai"] = Field(
+    format: formats_of("reward-in-prompt") = Field(
         default="prompt-completion", description="Row format"
     )
 
@@ -164,7 +165,7 @@ class TokenRewardsBuildConfig(DatasetBuildConfig):
     scalar_from: str | None = Field(
         default=None, description="A score labeler added at the last token."
     )
-    format: Literal["token-rewards"] = Field(default="token-rewards", description="Row format")
+    format: formats_of("token-rewards") = Field(default="token-rewards", description="Row format")
 
 
 class BuildStage(StrictModel):

@@ -16,6 +16,7 @@ from typing import Any, Literal
 import pytest
 from cli_runner import runner
 from pydantic import BaseModel, TypeAdapter
+from settings_models import models_in
 
 from prefsmith.cli.app import app
 from prefsmith.cli.label import labeler_options
@@ -36,23 +37,13 @@ STRING_SAMPLES = [*YAML_11_WORDS, "null", "~", "[a]", "1_000", "plain text"]
 YAML_STRING_SAMPLES = [s for s in STRING_SAMPLES if s not in ("null", "~", "[a]", "1_000")]
 
 
-def _models_in(model: type[BaseModel], seen: set) -> set:
-    for field in model.model_fields.values():
-        for arg in (field.annotation, *typing.get_args(field.annotation)):
-            for inner in (arg, *typing.get_args(arg)):
-                if isinstance(inner, type) and issubclass(inner, BaseModel) and inner not in seen:
-                    seen.add(inner)
-                    _models_in(inner, seen)
-    return seen
-
-
 # Every settings model of a stage (the run config's sections and the trainers' and
 # evaluations' options, as test_settings_parity walks them) and every labeler's Options.
 REGISTERED = {entry.options for entry in (*TRAINERS.values(), *EVALUATIONS.values())}
 SETTINGS_MODELS = sorted(
     {
         m
-        for m in _models_in(RunConfig, {RunConfig}) | REGISTERED
+        for m in models_in(RunConfig, {RunConfig}) | REGISTERED
         if m.__module__.startswith("prefsmith.")
     },
     key=lambda m: f"{m.__module__}.{m.__qualname__}",

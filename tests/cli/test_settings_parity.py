@@ -12,6 +12,7 @@ import pytest
 import typer.main
 from cli_runner import run_json, runner
 from pydantic import BaseModel
+from settings_models import models_in
 
 from prefsmith.cli.app import app
 from prefsmith.cli.label import LABELER_FLAGS, labeler_options
@@ -101,18 +102,8 @@ def test_every_stage_field_is_a_command_line_option(path, model):
     assert missing == [], f"prefsmith {' '.join(path)} cannot set {missing}"
 
 
-def _models_in(model: type[BaseModel], seen: set) -> set:
-    for field in model.model_fields.values():
-        for arg in (field.annotation, *typing.get_args(field.annotation)):
-            for inner in (arg, *typing.get_args(arg)):
-                if isinstance(inner, type) and issubclass(inner, BaseModel) and inner not in seen:
-                    seen.add(inner)
-                    _models_in(inner, seen)
-    return seen
-
-
 def test_every_stage_model_is_a_run_config_section():
-    in_run_config = _models_in(RunConfig, set())
+    in_run_config = models_in(RunConfig, set())
     # Trainer and evaluation options are a `train:`/`evaluate:` entry's `options` (or its keys).
     registered = {t.options for t in TRAINERS.values()} | {e.options for e in EVALUATIONS.values()}
     assert {model for _, model in STAGES} - registered <= in_run_config
@@ -121,7 +112,7 @@ def test_every_stage_model_is_a_run_config_section():
 def test_every_run_config_section_has_a_command():
     """A new stage in the run config gets its command, or says here why it has none."""
     commands = {model for _, model in STAGES} | {RewardModelStage} | set(RUN_ONLY) | CONTAINERS
-    sections = {m for m in _models_in(RunConfig, set()) if m.__module__.startswith("prefsmith.")}
+    sections = {m for m in models_in(RunConfig, set()) if m.__module__.startswith("prefsmith.")}
     assert sections - commands == set()
 
 
