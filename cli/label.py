@@ -15,8 +15,8 @@ import typer
 
 from prefsmith.cli.common import common_parameters, emit, require_store, user_errors
 from prefsmith.cli.model_options import option_parameters, validate_options, with_parameters
-from prefsmith.schemas.config import parse_assignments, read_settings_file
 from prefsmith.schemas.run_config import GenerateConfig, LabelConfig
+from prefsmith.schemas.settings_text import parse_assignments, read_settings_file
 
 # Labeler options common enough to be flags of their own; the rest go through --option.
 LABELER_FLAGS = (

@@ -41,7 +41,7 @@ SetOption = Annotated[
 
 def trl_settings(config: str | None, assignments: list[str] | None) -> dict[str, Any]:
     """trl settings from `--config FILE` and `--set KEY=VALUE` (these win)."""
-    from prefsmith.schemas.config import parse_assignments, read_settings_file
+    from prefsmith.schemas.settings_text import parse_assignments, read_settings_file
 
     return {**read_settings_file(config), **parse_assignments(assignments)}
 

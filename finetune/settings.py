@@ -11,6 +11,7 @@ last one up.
 from __future__ import annotations
 
 import dataclasses
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -56,10 +57,7 @@ def trainer_config(
 ) -> Any:
     """An instance of trl's `config_class` (RewardConfig, DPOConfig, SFTConfig)."""
     known = {field.name for field in dataclasses.fields(config_class)}
-    overrides = {
-        RENAMED.get(k, k) if RENAMED.get(k) in known else k: v for k, v in overrides.items()
-    }
-    defaults = {RENAMED.get(k, k) if RENAMED.get(k) in known else k: v for k, v in defaults.items()}
+    overrides, defaults = _renamed(overrides, known), _renamed(defaults, known)
     unknown = sorted(set(overrides) - known)
     if unknown:
         raise UserError(
@@ -73,6 +71,11 @@ def trainer_config(
         return config_class(**{k: v for k, v in values.items() if k in known})
     except (TypeError, ValueError) as error:
         raise UserError(f"{config_class.__name__}: {error}") from None
+
+
+def _renamed(settings: dict[str, Any], known: set[str]) -> dict[str, Any]:
+    """Settings under transformers 5's names, where the config class has them."""
+    return {RENAMED[k] if RENAMED.get(k) in known else k: v for k, v in settings.items()}
 
 
 WORDS = {"yes": True, "on": True, "true": True, "no": False, "off": False, "false": False}
@@ -91,15 +94,8 @@ def _bool_words(config_class: type, overrides: dict[str, Any]) -> dict[str, Any]
 
 
 def _is_flag(annotation: Any) -> bool:
-    """`bool` or `bool | None` (a class or, under postponed annotations, its text)."""
-    text = annotation if isinstance(annotation, str) else str(annotation)
-    return text in (
-        "bool",
-        "<class 'bool'>",
-        "bool | None",
-        "Optional[bool]",
-        "typing.Optional[bool]",
-    )
+    """`bool` or `bool | None` (trl's configs keep their annotations as types)."""
+    return bool in (annotation, *typing.get_args(annotation))
 
 
 def last_checkpoint(output: Path) -> str | None:

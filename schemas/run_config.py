@@ -26,16 +26,14 @@ from prefsmith.schemas.config import (
     StrictModel,
     TrainConfig,
     aliases,
-    load_yaml,
     validate,
 )
 from prefsmith.schemas.endpoints import EndpointOptions
 from prefsmith.schemas.errors import UserError
-from prefsmith.schemas.evaluations import (
-    LabelerEvalConfig,
-)
+from prefsmith.schemas.evaluations import LabelerEvalConfig
 from prefsmith.schemas.locations import DEFAULT_STORE
 from prefsmith.schemas.self_reward import SelfRewardConfig
+from prefsmith.schemas.settings_text import load_yaml
 
 
 class GenerateConfig(EndpointOptions):

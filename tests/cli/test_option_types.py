@@ -24,9 +24,9 @@ from prefsmith.cli.train import trl_settings
 from prefsmith.finetune.registry import EVALUATIONS, TRAINERS
 from prefsmith.labelers import registry
 from prefsmith.labelers.registry import REGISTRY, options_of
-from prefsmith.schemas.config import load_yaml, parse_assignments, read_settings_file
 from prefsmith.schemas.errors import UserError
 from prefsmith.schemas.run_config import RunConfig, load_run_config
+from prefsmith.schemas.settings_text import load_yaml, parse_assignments, read_settings_file
 
 REPO = Path(__file__).resolve().parents[2]
 # Text that YAML 1.1 turns into something else: bool, int (octal, hex, sexagesimal), date,

@@ -15,8 +15,8 @@ from prefsmith.finetune.reward_model import train_reward_model
 from prefsmith.finetune.settings import trainer_config
 from prefsmith.labelers.registry import build_labeler
 from prefsmith.labelers.runner import run_labeler
-from prefsmith.schemas.config import parse_assignments
 from prefsmith.schemas.errors import UserError
+from prefsmith.schemas.settings_text import parse_assignments
 from prefsmith.schemas.trainers import PolicyTrainOptions, RewardModelTrainOptions
 
 STEPS = {"max_steps": 2, "logging_steps": 1, "save_steps": 1}
@@ -129,6 +129,16 @@ def test_settings_are_trl_configs_and_unknown_keys_name_themselves(tmp_path):
         DPOConfig, tmp_path, {"beta": 0.1}, parse_assignments(["beta=0.3", "loss_type=[ipo]"])
     )
     assert args.beta == 0.3 and args.loss_type == ["ipo"] and args.use_cpu is True
+    # YAML 1.2 files keep `no` as a word: a bool setting still reads it as false; an old name
+    # reaches the setting transformers 5 renamed it to
+    args = trainer_config(
+        DPOConfig,
+        tmp_path,
+        {},
+        {"bf16": "no", "gradient_checkpointing": True, "eval_strategy": "no"},
+    )
+    assert args.bf16 is False and args.activation_checkpointing is True
+    assert args.eval_strategy == "no"
     with pytest.raises(UserError, match="DPOConfig has no setting 'betta'"):
         trainer_config(DPOConfig, tmp_path, {}, {"betta": 0.3})
     with pytest.raises(UserError, match="expected KEY=VALUE"):

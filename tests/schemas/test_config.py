@@ -1,7 +1,8 @@
 import pytest
 
-from prefsmith.schemas.config import HHIngestConfig, PromptIngestConfig, load_yaml, validate
+from prefsmith.schemas.config import HHIngestConfig, PromptIngestConfig, validate
 from prefsmith.schemas.errors import UserError
+from prefsmith.schemas.settings_text import load_yaml
 
 
 def test_unknown_keys_are_errors_that_name_the_key():
