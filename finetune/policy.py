@@ -15,17 +15,19 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prefsmith.finetune.datasets import built_dataset, load_split
 from prefsmith.finetune.outputs import write_run_files
-from prefsmith.finetune.registry import TRAINERS
 from prefsmith.finetune.settings import last_checkpoint, trainer_config
 from prefsmith.finetune.train_log import quiet_library_deprecations, quiet_training
 from prefsmith.schemas.errors import UserError
 from prefsmith.schemas.formats import ROW_FORMATS
 from prefsmith.schemas.trainers import PolicyTrainOptions
 from prefsmith.store import Store
+
+if TYPE_CHECKING:
+    from prefsmith.finetune.specs import Trainer
 
 DPO_DEFAULTS: dict[str, Any] = {
     "per_device_train_batch_size": 2,
@@ -84,9 +86,9 @@ def _save(trainer: Any, tokenizer: Any, output: Path, lora: bool) -> None:
     tokenizer.save_pretrained(str(output))
 
 
-def _splits(store: Store, dataset: str, method: str):
+def _splits(store: Store, dataset: str, trainer: Trainer):
     """The train and test splits, with the columns the dataset's row format gives a trainer."""
-    kinds, formats = TRAINERS[method].kinds, TRAINERS[method].formats
+    method, kinds, formats = trainer.name, trainer.kinds, trainer.formats
     manifest, _ = built_dataset(store, dataset, kinds)
     fmt = manifest["config"].get("format")
     if fmt not in formats:
@@ -108,7 +110,7 @@ def _splits(store: Store, dataset: str, method: str):
 
 
 def policy_trainer(
-    method: str,
+    spec: Trainer,
     store: Store,
     dataset: str,
     output: Path,
@@ -123,7 +125,8 @@ def policy_trainer(
 
     quiet_library_deprecations()
 
-    manifest, train, test = _splits(store, dataset, method)
+    method = spec.name
+    manifest, train, test = _splits(store, dataset, spec)
     model, tokenizer, name = load_policy(policy)
     config_class, trainer_class, defaults = {
         "dpo": (DPOConfig, DPOTrainer, DPO_DEFAULTS),
@@ -240,7 +243,7 @@ CARDS: dict[str, dict[str, Any]] = {
 
 
 def train_policy(
-    method: str,
+    trainer: Trainer,
     store: Store,
     dataset: str,
     output: Path,
@@ -250,17 +253,18 @@ def train_policy(
     resume: bool = False,
 ) -> dict[str, Any]:
     """DPO or KTO on a preference dataset, or reward-conditioned SFT on a prompt-completion
-    one (`method`: dpo, kto, sft); `settings` are trl's and win over `options.max_length`.
+    one (`trainer.name`: dpo, kto, sft); `settings` are trl's and win over `options.max_length`.
     Returns the summary (train loss, test reward accuracy)."""
     started = time.perf_counter()
     overrides = {"max_length": options.max_length, **(settings or {})}
-    trainer, context = policy_trainer(
-        method, store, dataset, output, policy=options.base, lora_r=options.lora_r,
+    method = trainer.name
+    tuned, context = policy_trainer(
+        trainer, store, dataset, output, policy=options.base, lora_r=options.lora_r,
         overrides=overrides,
     )  # fmt: skip
-    result = trainer.train(resume_from_checkpoint=last_checkpoint(output) if resume else None)
+    result = tuned.train(resume_from_checkpoint=last_checkpoint(output) if resume else None)
     context.update(train_loss=result.training_loss, lora=bool(options.lora_r))
     card = {k: v.format(dataset=dataset, output=output) if isinstance(v, str) else v
             for k, v in CARDS[method].items()}  # fmt: skip
-    summary = _finish(method, trainer, context, output, dataset, **card)
+    summary = _finish(method, tuned, context, output, dataset, **card)
     return {**summary, "seconds": round(time.perf_counter() - started, 3)}

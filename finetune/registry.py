@@ -1,5 +1,6 @@
 """The fine-tuning extension points, one dict each: trainers (`prefsmith train NAME`, a run
-config's `train:` entries) and evaluations (`prefsmith eval KIND`, `evaluate:` entries).
+config's `train:` entries) and evaluations (`prefsmith eval KIND`, `evaluate:` entries). The
+trainers' modules import torch and trl only when they run.
 
 Adding a trainer is its file (a function with the launcher's signature, below), its test,
 and one line here; its CLI flags are generated from its options model.
@@ -7,93 +8,63 @@ and one line here; its CLI flags are generated from its options model.
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
 
+from prefsmith.finetune.evaluate import dpo_evaluation, reward_matching
+from prefsmith.finetune.policy import train_policy
+from prefsmith.finetune.reward_model import train_reward_model
+from prefsmith.finetune.specs import Evaluation, Trainer
 from prefsmith.schemas.config import validate
 from prefsmith.schemas.errors import UserError
 from prefsmith.schemas.evaluations import DpoEvaluationOptions, RewardMatchingOptions
 from prefsmith.schemas.trainers import PolicyTrainOptions, RewardModelTrainOptions
 
-
-def _imported(target: str) -> Callable[..., dict[str, Any]]:
-    module, _, name = target.partition(":")
-    return getattr(importlib.import_module(module), name)
-
-
-@dataclass(frozen=True)
-class Trainer:
-    """A trainer: `target` is `module:function` (imported when it runs: torch, trl), called
-    as `function(name, store, dataset, output, options, settings=..., resume=...)`; its
-    options model; the dataset kinds and row formats it reads."""
-
-    target: str
-    options: type[BaseModel]
-    kinds: tuple[str, ...]
-    formats: tuple[str, ...]
-    summary: str
-
-    def function(self) -> Callable[..., dict[str, Any]]:
-        return _imported(self.target)
-
-
-@dataclass(frozen=True)
-class Evaluation:
-    """An evaluation: `target` is `module:function`, called as `function(store, dataset,
-    output=..., **options)`; its options model; the dataset kinds it takes prompts from."""
-
-    target: str
-    options: type[BaseModel]
-    kinds: tuple[str, ...]
-
-    def function(self) -> Callable[..., dict[str, Any]]:
-        return _imported(self.target)
-
-
 TRAINERS: dict[str, Trainer] = {
-    "rm": Trainer(
-        "prefsmith.finetune.reward_model:train_reward_model",
-        RewardModelTrainOptions,
-        kinds=("preference", "rm-pairs"),
-        formats=("conversational", "standard", "rm-pairs"),
-        summary="A reward model with trl's RewardTrainer; reports pair accuracy on the test split.",
-    ),
-    "dpo": Trainer(
-        "prefsmith.finetune.policy:train_policy",
-        PolicyTrainOptions,
-        kinds=("preference",),
-        formats=("conversational", "standard"),
-        summary="DPO with trl's DPOTrainer (beta, loss_type, ... via --set).",
-    ),
-    "kto": Trainer(
-        "prefsmith.finetune.policy:train_policy",
-        PolicyTrainOptions,
-        kinds=("preference",),
-        formats=("kto",),
-        summary="KTO with trl's KTOTrainer on unpaired rows (build preference --format kto).",
-    ),
-    "sft": Trainer(
-        "prefsmith.finetune.policy:train_policy",
-        PolicyTrainOptions,
-        kinds=("reward-in-prompt",),
-        formats=("prompt-completion",),
-        summary="Reward-conditioned SFT on a reward-in-prompt dataset, completion loss.",
-    ),
+    trainer.name: trainer
+    for trainer in (
+        Trainer(
+            "rm",
+            train_reward_model,
+            RewardModelTrainOptions,
+            kinds=("preference", "rm-pairs"),
+            formats=("conversational", "standard", "rm-pairs"),
+            summary="A reward model with trl's RewardTrainer; reports pair accuracy on the test "
+            "split.",
+        ),
+        Trainer(
+            "dpo",
+            train_policy,
+            PolicyTrainOptions,
+            kinds=("preference",),
+            formats=("conversational", "standard"),
+            summary="DPO with trl's DPOTrainer (beta, loss_type, ... via --set).",
+        ),
+        Trainer(
+            "kto",
+            train_policy,
+            PolicyTrainOptions,
+            kinds=("preference",),
+            formats=("kto",),
+            summary="KTO with trl's KTOTrainer on unpaired rows (build preference --format kto).",
+        ),
+        Trainer(
+            "sft",
+            train_policy,
+            PolicyTrainOptions,
+            kinds=("reward-in-prompt",),
+            formats=("prompt-completion",),
+            summary="Reward-conditioned SFT on a reward-in-prompt dataset, completion loss.",
+        ),
+    )
 }
 
 EVALUATIONS: dict[str, Evaluation] = {
     "reward-matching": Evaluation(
-        "prefsmith.finetune.evaluate:reward_matching",
-        RewardMatchingOptions,
-        kinds=("reward-in-prompt",),
+        reward_matching, RewardMatchingOptions, kinds=("reward-in-prompt",)
     ),
-    "dpo": Evaluation(
-        "prefsmith.finetune.evaluate:dpo_evaluation", DpoEvaluationOptions, kinds=("preference",)
-    ),
+    "dpo": Evaluation(dpo_evaluation, DpoEvaluationOptions, kinds=("preference",)),
 }
 
 

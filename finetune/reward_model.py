@@ -15,12 +15,11 @@ import math
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prefsmith.finetune.datasets import PreferenceTriple, built_dataset, load_split
 from prefsmith.finetune.datasets import preference_triples as triples_of
 from prefsmith.finetune.outputs import write_run_files
-from prefsmith.finetune.registry import TRAINERS
 from prefsmith.finetune.settings import last_checkpoint, trainer_config
 from prefsmith.finetune.train_log import quiet_library_deprecations, quiet_training
 from prefsmith.labelers.base import Item
@@ -33,7 +32,9 @@ from prefsmith.schemas.errors import UserError
 from prefsmith.schemas.trainers import RewardModelTrainOptions
 from prefsmith.store import Store
 
-KINDS = TRAINERS["rm"].kinds
+if TYPE_CHECKING:
+    from prefsmith.finetune.specs import Trainer
+
 RM_DEFAULTS: dict[str, Any] = {
     "per_device_train_batch_size": 16,
     "learning_rate": 5e-5,
@@ -77,7 +78,7 @@ def pair_accuracy(model_dir: Path, triples: list[PreferenceTriple], max_length: 
 
 
 def train_reward_model(
-    trainer: str,
+    trainer: Trainer,
     store: Store,
     dataset: str,
     output: Path,
@@ -87,15 +88,16 @@ def train_reward_model(
     resume: bool = False,
 ) -> dict[str, Any]:
     """Train, save to `output`, and report test-split accuracy; returns the summary.
-    (`trainer` is the registry name, `rm`; `settings` are trl's RewardConfig settings.)"""
+    (`trainer` is its registry entry; `settings` are trl's RewardConfig settings.)"""
     started = time.perf_counter()
     base, max_length, overrides = options.base, options.max_length, settings
+    kinds = trainer.kinds
     quiet_library_deprecations()
-    manifest, _ = built_dataset(store, dataset, KINDS)
-    train_rows = load_split(store, dataset, "train", KINDS)
+    manifest, _ = built_dataset(store, dataset, kinds)
+    train_rows = load_split(store, dataset, "train", kinds)
     if train_rows is None or len(train_rows) == 0:
         raise UserError(f"--dataset {dataset} has no train split")
-    test_rows = load_split(store, dataset, "test", KINDS)
+    test_rows = load_split(store, dataset, "test", kinds)
     from datasets import Dataset
     from transformers import AutoTokenizer
     from trl import RewardConfig, RewardTrainer

@@ -31,8 +31,8 @@ def train_task(
 ) -> dict:
     spec = trainer_of(trainer)
     with limit_slot(accelerator_limit()):
-        return spec.function()(
-            trainer,
+        return spec.function(
+            spec,
             Store(store),
             dataset,
             Path(output),
@@ -76,7 +76,7 @@ def train_openai(store: str, dataset: str, options: dict[str, Any] | None = None
 def evaluate_task(store: str, config: EvaluateConfig) -> dict:
     evaluation = EVALUATIONS[config.kind]
     options = validate(evaluation.options, config.options, where=f"eval {config.kind}: ")
-    return evaluation.function()(
+    return evaluation.function(
         Store(store), config.dataset, output=Path(config.output), **options.model_dump()
     )
 

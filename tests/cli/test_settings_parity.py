@@ -251,7 +251,9 @@ def test_every_trainer_flag_reaches_the_trainer_and_max_length_reaches_trl(
 
     monkeypatch.setattr(policy, "policy_trainer", stop)
     with pytest.raises(RuntimeError, match="stop before"):
-        policy.train_policy(name, hh_datasets, dataset, tmp_path / "out", options, settings={})
+        policy.train_policy(
+            TRAINERS[name], hh_datasets, dataset, tmp_path / "out", options, settings={}
+        )
     assert seen["policy"] == "some/model" and seen["lora_r"] == 3
     trl_config = {"dpo": "DPOConfig", "kto": "KTOConfig", "sft": "SFTConfig"}[name]
     import trl

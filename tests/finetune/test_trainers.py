@@ -11,6 +11,7 @@ from safetensors.torch import load_file
 
 from prefsmith.finetune.datasets import load_split
 from prefsmith.finetune.policy import policy_trainer, train_policy
+from prefsmith.finetune.registry import TRAINERS
 from prefsmith.finetune.reward_model import train_reward_model
 from prefsmith.finetune.settings import trainer_config
 from prefsmith.labelers.registry import build_labeler
@@ -51,7 +52,12 @@ def test_reward_model_trains_and_the_labeler_loads_it(hh_datasets, tiny_encoder,
     output = tmp_path / "rm"
     options = RewardModelTrainOptions(base=str(tiny_encoder), max_length=128)
     summary = train_reward_model(
-        "rm", hh_datasets, "hh", output, options, settings={**STEPS, "learning_rate": 1e-2}
+        TRAINERS["rm"],
+        hh_datasets,
+        "hh",
+        output,
+        options,
+        settings={**STEPS, "learning_rate": 1e-2},
     )
     assert math.isfinite(summary["train_loss"]) and summary["train_pairs"] > 0
     assert summary["train_pairs_truncated"] > 0  # long hh dialogues were cut, not dropped
@@ -72,7 +78,9 @@ def test_reward_model_trains_and_the_labeler_loads_it(hh_datasets, tiny_encoder,
 def test_dpo_trains_the_policy_and_it_loads(hh_datasets, tiny_chat_model, tmp_path):
     output = tmp_path / "dpo"
     options = PolicyTrainOptions(base=str(tiny_chat_model), max_length=128)
-    summary = train_policy("dpo", hh_datasets, "hh", output, options, settings=TINY_POLICY)
+    summary = train_policy(
+        TRAINERS["dpo"], hh_datasets, "hh", output, options, settings=TINY_POLICY
+    )
     assert _trained_max_length(output) == 128  # --max-length reaches trl's DPOConfig
     assert math.isfinite(summary["train_loss"]) and "test_rewards_accuracies" in summary
     assert weights_changed(tiny_chat_model, output)
@@ -87,7 +95,12 @@ def test_dpo_with_lora_saves_a_merged_model_and_the_adapter(hh_datasets, tiny_ch
     output = tmp_path / "dpo-lora"
     options = PolicyTrainOptions(base=str(tiny_chat_model), lora_r=4, max_length=128)
     train_policy(
-        "dpo", hh_datasets, "hh", output, options, settings={**TINY_POLICY, "learning_rate": 1e-1}
+        TRAINERS["dpo"],
+        hh_datasets,
+        "hh",
+        output,
+        options,
+        settings={**TINY_POLICY, "learning_rate": 1e-1},
     )
     assert (output / "adapter" / "adapter_config.json").is_file()
     assert weights_changed(tiny_chat_model, output)
@@ -99,7 +112,7 @@ def test_reward_conditioned_sft_learns_only_from_the_completion(
 ):
     overrides = {**TINY_POLICY, "max_length": 256}
     trainer, _ = policy_trainer(
-        "sft",
+        TRAINERS["sft"],
         hh_datasets,
         "hh-rip",
         tmp_path / "probe",
@@ -115,7 +128,9 @@ def test_reward_conditioned_sft_learns_only_from_the_completion(
 
     output = tmp_path / "sft"
     options = PolicyTrainOptions(base=str(tiny_chat_model))
-    summary = train_policy("sft", hh_datasets, "hh-rip", output, options, settings=overrides)
+    summary = train_policy(
+        TRAINERS["sft"], hh_datasets, "hh-rip", output, options, settings=overrides
+    )
     assert math.isfinite(summary["train_loss"]) and math.isfinite(summary["test_loss"])
     assert weights_changed(tiny_chat_model, output)
     record = json.loads((output / "prefsmith-train.json").read_text())
@@ -147,9 +162,11 @@ def test_settings_are_trl_configs_and_unknown_keys_name_themselves(tmp_path):
 
 def test_wrong_dataset_kinds_are_one_clear_line(hh_datasets, tmp_path):
     with pytest.raises(UserError, match="hh-rip is a reward-in-prompt dataset"):
-        train_policy("dpo", hh_datasets, "hh-rip", tmp_path / "x", PolicyTrainOptions())
+        train_policy(TRAINERS["dpo"], hh_datasets, "hh-rip", tmp_path / "x", PolicyTrainOptions())
     with pytest.raises(UserError, match="no dataset 'nope'"):
-        train_reward_model("rm", hh_datasets, "nope", tmp_path / "x", RewardModelTrainOptions())
+        train_reward_model(
+            TRAINERS["rm"], hh_datasets, "nope", tmp_path / "x", RewardModelTrainOptions()
+        )
 
 
 def _trained_max_length(output) -> int:

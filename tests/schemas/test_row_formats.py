@@ -47,4 +47,4 @@ def test_a_trainer_given_a_format_it_cannot_read_says_so_in_one_line(hh_datasets
         {"name": "hh-kto", "from_labelers": ["human:hh-rlhf"], "format": "kto"},
     )  # fmt: skip
     with pytest.raises(UserError, match="hh-kto is in the kto format; train dpo reads"):
-        train_policy("dpo", hh_datasets, "hh-kto", tmp_path / "x", PolicyTrainOptions())
+        train_policy(TRAINERS["dpo"], hh_datasets, "hh-kto", tmp_path / "x", PolicyTrainOptions())
