@@ -2,6 +2,8 @@
 
 Each labeler's labels become `Opinions`: scores per candidate (score labels) or
 verdicts per candidate pair (pairwise labels, and every pair within a ranking).
+A pair's margin is its score difference, or the strength a pairwise label keeps in
+`details.margin` (`ingest pairs --strength-field`); rankings have none.
 Pairs are proposed per labeler by a mode, then every labeler named is asked
 about every proposed pair and their answers are combined. A pair never comes
 from a tie, never repeats, and every pair not built is counted by reason.
@@ -17,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from prefsmith.schemas.errors import UserError
+from prefsmith.schemas.records import load_json
 
 PAIR_MODES = {
     "score": ("best-worst", "all", "quantile"),
@@ -40,6 +43,8 @@ class Opinions:
     scores: dict[str, dict[str, float]] = field(default_factory=lambda: defaultdict(dict))
     verdicts: dict[tuple[str, str, str], Any] = field(default_factory=dict)  # winner id, "tie"
     orders: list[tuple[str, list[tuple[str, float]]]] = field(default_factory=list)
+    # pairwise strengths by pair_key, signed: > 0 when the key's first candidate won
+    strengths: dict[tuple[str, str, str], list[float]] = field(default_factory=dict)
     problems: Counter[str] = field(default_factory=Counter)
 
     def _verdict(self, prompt: str, a: str, b: str, winner: str) -> None:
@@ -48,7 +53,8 @@ class Opinions:
             self.verdicts[key] = CONFLICT
 
     def add(self, label: Mapping[str, Any]) -> None:
-        """Take one label row (`kind`, `prompt_id`, `candidate_ids`, `scores`, `error`)."""
+        """Take one label row (`kind`, `prompt_id`, `candidate_ids`, `scores`, `error`, and
+        optionally `details`, a dict or its JSON text)."""
         items, scores, prompt = label["candidate_ids"], label["scores"], label["prompt_id"]
         if label.get("error") or scores is None or any(s is None or math.isnan(s) for s in scores):
             reason = (label.get("error") or "no_scores").split(":")[0]
@@ -58,12 +64,12 @@ class Opinions:
             self.scores[prompt][items[0]] = float(scores[0])
         elif self.kind == "pairwise":
             a, b = items
-            self._verdict(
-                prompt,
-                a,
-                b,
-                "tie" if scores[0] == scores[1] else (a if scores[0] > scores[1] else b),
-            )
+            winner = "tie" if scores[0] == scores[1] else (a if scores[0] > scores[1] else b)
+            self._verdict(prompt, a, b, winner)
+            if (strength := _strength(label.get("details"))) is not None:
+                key = pair_key(prompt, a, b)
+                sign = 0.0 if winner == "tie" else (1.0 if winner == key[1] else -1.0)
+                self.strengths.setdefault(key, []).append(sign * strength)
         else:  # ranking, best first
             order = sorted(zip(items, map(float, scores), strict=True), key=lambda kv: -kv[1])
             self.orders.append((prompt, order))
@@ -84,8 +90,25 @@ class Opinions:
         return 0 if verdict == "tie" else (1 if verdict == a else -1)
 
     def margin(self, prompt: str, a: str, b: str) -> float | None:
+        """How much better a is than b: the score difference, or the mean strength of this
+        labeler's pairwise labels of the pair (negative when b won); None if it gives none."""
+        if self.kind == "pairwise":
+            key = pair_key(prompt, a, b)
+            if not (given := self.strengths.get(key)):
+                return None
+            return (1.0 if a == key[1] else -1.0) * sum(given) / len(given)
         scored = self.scores.get(prompt, {})
         return scored[a] - scored[b] if a in scored and b in scored else None
+
+
+def _strength(details: Any) -> float | None:
+    """A pairwise label's `details.margin`: a finite number >= 0, else None (ignored)."""
+    if isinstance(details, str):
+        details = load_json(details)
+    value = details.get("margin") if isinstance(details, Mapping) else None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) and value >= 0 else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,14 +31,17 @@ ProjectOption = Annotated[str, typer.Option(help="Project title (created on firs
 def annotate_push(store: str, json_: bool, **values: Any) -> None:
     """Create tasks for the selected items; items already in the project are skipped."""
     from prefsmith.annotation.label_studio import LabelStudio, label_config
-    from prefsmith.cli.runner import run_flow
-    from prefsmith.flows.annotate import annotate_push as annotate_push_flow
+    from prefsmith.cli.runner import flow_session
+    from prefsmith.flows import annotate as annotate_flows
 
     settings = validate_options(AnnotatePushConfig, values)
     require_store(store)
     label_config(settings.get("template", "ranker"))
     LabelStudio().check()  # unreachable server or rejected token: one line, before Prefect
-    summary = run_flow(annotate_push_flow, store=store, config=settings)
+    with flow_session() as session:
+        summary = session.result(
+            annotate_flows.annotate_push(store=store, config=settings, return_state=True)
+        )
     emit(summary, json_, f"annotate push -> {settings['project']}")
 
 
@@ -49,12 +52,15 @@ def annotate_pull(
 ) -> None:
     """Annotations -> `human:label-studio` labels (one per annotator; edits update in place)."""
     from prefsmith.annotation.label_studio import LabelStudio
-    from prefsmith.cli.runner import run_flow
-    from prefsmith.flows.annotate import annotate_pull as annotate_pull_flow
+    from prefsmith.cli.runner import flow_session
+    from prefsmith.flows import annotate as annotate_flows
 
     require_store(store)
     studio = LabelStudio()
     studio.check()
     studio.project(project)  # a missing project: one line
-    summary = run_flow(annotate_pull_flow, store=store, project=project)
+    with flow_session() as session:
+        summary = session.result(
+            annotate_flows.annotate_pull(store=store, project=project, return_state=True)
+        )
     emit(summary, json_, f"annotate pull <- {project}")

@@ -100,7 +100,7 @@ def run(
     ] = False,
 ) -> None:
     """Run every stage of a run config as one Prefect flow; reruns skip finished work."""
-    from prefsmith.cli.runner import run_flow
+    from prefsmith.cli.runner import flow_session
     from prefsmith.cli.summary import print_run_summary
     from prefsmith.runs.preflight import check_run
     from prefsmith.schemas.run_config import load_run_config
@@ -118,9 +118,12 @@ def run(
             emit(stage, False, f"{stage['stage']} --dry-run")
         emit(plan, False, f"run {config} --dry-run: nothing sent")
         return
-    from prefsmith.flows.pipeline import pipeline as pipeline_flow
+    from prefsmith.flows import pipeline as pipeline_flows
 
-    summary = run_flow(pipeline_flow, config=config, store=store)
+    with flow_session() as session:
+        summary = session.result(
+            pipeline_flows.pipeline(config=config, store=store, return_state=True)
+        )
     if json_:
         emit(summary, True, "")
     else:

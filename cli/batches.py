@@ -32,11 +32,12 @@ def status(store: str, json_: bool) -> None:
 @user_errors
 def collect(store: str, json_: bool) -> None:
     """Download ended batches and write their labels or candidates (as the next run would)."""
-    from prefsmith.cli.runner import run_flow
-    from prefsmith.flows.batches import collect_batches as collect_batches_flow
+    from prefsmith.cli.runner import flow_session
+    from prefsmith.flows import batches as batches_flows
 
     require_store(store)
-    summary = run_flow(collect_batches_flow, store=store)
+    with flow_session() as session:
+        summary = session.result(batches_flows.collect_batches(store=store, return_state=True))
     rows = [(run, f"{run['command']} (from batches) -> {store}") for run in summary["runs"]]
     _emit_all(summary, rows, json_)
 

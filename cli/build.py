@@ -48,15 +48,18 @@ def build_command(kind: str, settings_model: type[BaseModel]) -> Callable[..., N
     @user_errors
     def command(store: str, json_: bool, **options: Any) -> None:
         from prefsmith.builders.registry import build_settings
-        from prefsmith.cli.runner import run_flow
-        from prefsmith.flows.build import build as build_flow
+        from prefsmith.cli.runner import flow_session
+        from prefsmith.flows import build as build_flows
         from prefsmith.store import Store
 
         settings = validate_options(settings_model, options)
         build_settings(kind, settings)  # every mistake in one line, before Prefect starts
         require_store(store)
         Store(store).ensure_writable()
-        summary = run_flow(build_flow, store=store, kind=kind, settings=settings)
+        with flow_session() as session:
+            summary = session.result(
+                build_flows.build(store=store, kind=kind, settings=settings, return_state=True)
+            )
         emit(summary, json_, f"build {kind} -> {summary['path']}")
 
     command.__doc__ = (settings_model.__doc__ or kind).split(":", 1)[-1].strip()
@@ -107,11 +110,14 @@ def prompt(
 def export(store: str, json_: bool, **values: Any) -> None:
     """Write a dataset in the Hub layout to a folder, or push it to the Hub in one commit."""
     from prefsmith.builders.export import check_export
-    from prefsmith.cli.runner import run_flow
-    from prefsmith.flows.export import export_dataset as export_dataset_flow
+    from prefsmith.cli.runner import flow_session
+    from prefsmith.flows import export as export_flows
     from prefsmith.store import Store
 
     settings = validate_options(ExportConfig, values)
     check_export(Store(store), settings["dataset"], settings["to"])
-    summary = run_flow(export_dataset_flow, store=store, config=settings)
+    with flow_session() as session:
+        summary = session.result(
+            export_flows.export_dataset(store=store, config=settings, return_state=True)
+        )
     emit(summary, json_, f"export {settings['dataset']}")

@@ -79,6 +79,8 @@ def emit(summary: dict[str, Any], as_json: bool, title: str) -> None:
     for key, value in summary.items():
         if isinstance(value, dict):
             value = ", ".join(f"{k}: {v}" for k, v in value.items()) or "-"
+        elif isinstance(value, list | tuple):
+            value = ", ".join(map(str, value)) or "-"
         table.add_row(key.replace("_", " "), str(value))
     stdout.print(table)
 

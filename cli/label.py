@@ -96,7 +96,7 @@ def label(
     **values: Any,
 ) -> None:
     """Label the store's candidates; items already labeled with the same fingerprint are skipped."""
-    from prefsmith.cli.runner import run_flow
+    from prefsmith.cli.runner import flow_session
     from prefsmith.labelers.registry import build_labeler
     from prefsmith.runs.scale_out import check_scale_out
 
@@ -123,9 +123,10 @@ def label(
         emit(plan, json_, f"label {instance.name} --dry-run ({store}): nothing sent")
         return
     check_scale_out(settings.get("shards", 1), settings.get("task_runner"))
-    from prefsmith.flows.label import label as label_flow
+    from prefsmith.flows import label as label_flows
 
-    summary = run_flow(label_flow, store=store, config=settings)
+    with flow_session() as session:
+        summary = session.result(label_flows.label(store=store, config=settings, return_state=True))
     emit(summary, json_, f"label {summary['labeler']} -> {store}")
 
 
@@ -135,7 +136,7 @@ def label(
 @user_errors
 def generate(store: str, json_: bool, dry_run: bool, **values: Any) -> None:
     """Generate candidates for the store's prompts; multi-turn prompts are answered turn by turn."""
-    from prefsmith.cli.runner import run_flow
+    from prefsmith.cli.runner import flow_session
     from prefsmith.endpoints.clients import budget_for
     from prefsmith.endpoints.connect import check_endpoint
 
@@ -151,7 +152,10 @@ def generate(store: str, json_: bool, dry_run: bool, **values: Any) -> None:
 
         emit(plan_generate(Store(store), config), json_, f"generate --dry-run ({store})")
         return
-    from prefsmith.flows.generate import generate as generate_flow
+    from prefsmith.flows import generate as generate_flows
 
-    summary = run_flow(generate_flow, store=store, config=settings)
+    with flow_session() as session:
+        summary = session.result(
+            generate_flows.generate(store=store, config=settings, return_state=True)
+        )
     emit(summary, json_, f"generate -> {store}")

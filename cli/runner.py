@@ -11,12 +11,13 @@ import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from prefsmith.schemas.errors import UserError
 
 if TYPE_CHECKING:
-    from prefect import Flow
+    from prefect.client.schemas.objects import State
 
 
 def _kinds_of(error_class: type) -> set[str]:
@@ -62,24 +63,39 @@ def _api_url(url: str | None) -> Iterator[None]:
         yield
 
 
-def run_flow(flow: Flow, **parameters: Any) -> Any:
-    """Call `flow` with `parameters`; re-raise its exception.
+@dataclass
+class FlowSession:
+    """Where a CLI command calls its flow (`flow_session`); `result(state)` is the run's result."""
 
-    The summary's `seconds` is replaced by the wall time of the whole call, Prefect's
-    start-up included, so it is what the user waited for.
+    started: float
+
+    def result(self, state: State) -> Any:
+        """The flow's result, or its exception raised again. A summary's `seconds` becomes
+        the wall time of the whole command, Prefect's start-up included: what the user waited
+        for."""
+        result = state.result(raise_on_failure=False)
+        if isinstance(result, BaseException):
+            raise result
+        if isinstance(result, dict) and "seconds" in result:
+            result["seconds"] = round(time.perf_counter() - self.started, 3)
+        return result
+
+
+@contextmanager
+def flow_session() -> Iterator[FlowSession]:
+    """Run flows against the local Prefect server (started when needed), with a user mistake
+    kept to one line. The flow is called by name inside, so a reader (or go-to-definition)
+    goes from the command to the flow:
+
+        with flow_session() as session:
+            summary = session.result(label_flow(store=store, config=settings, return_state=True))
     """
     from prefsmith.cli.warm_key import start_in_background
     from prefsmith.runtime.prefect_env import original_env, use_local_server
 
-    started = time.perf_counter()
+    session = FlowSession(time.perf_counter())
     api = use_local_server()
     if (env := original_env()) is not None:  # where runs go to an API: next commands run warm
         start_in_background(env)
     with _api_url(api), _quiet_user_errors():
-        state = flow(**parameters, return_state=True)
-    result = state.result(raise_on_failure=False)
-    if isinstance(result, BaseException):
-        raise result
-    if isinstance(result, dict) and "seconds" in result:
-        result["seconds"] = round(time.perf_counter() - started, 3)
-    return result
+        yield session

@@ -31,9 +31,9 @@ def self_reward(
     next policy; finished iterations are skipped on a rerun."""
     from pathlib import Path
 
-    from prefsmith.cli.runner import run_flow
+    from prefsmith.cli.runner import flow_session
     from prefsmith.endpoints.weights import check_weights
-    from prefsmith.flows.self_reward import self_reward as self_reward_flow
+    from prefsmith.flows import self_reward as self_reward_flows
     from prefsmith.schemas.errors import UserError
 
     settings = validate_options(SelfRewardConfig, values)
@@ -44,7 +44,10 @@ def self_reward(
         check_weights(loop.policy)
     if loop.judge_template and not Path(loop.judge_template).is_file():
         raise UserError(f"--judge-template: no such file {loop.judge_template}")
-    summary = run_flow(self_reward_flow, store=store, config=settings)
+    with flow_session() as session:
+        summary = session.result(
+            self_reward_flows.self_reward(store=store, config=settings, return_state=True)
+        )
     if not json_:  # one row per iteration is the report's job; the table gets the counts
         records = summary["iterations"]
         summary = {**summary, "iterations": len(records)}

@@ -46,7 +46,7 @@ def trl_settings(config: str | None, assignments: list[str] | None) -> dict[str,
     return {**read_settings_file(config), **parse_assignments(assignments)}
 
 
-def train_command(name: str, trainer: Trainer):
+def train_command(trainer: Trainer):
     """`prefsmith train NAME`: its options are the fields of `TrainConfig` (the run config's
     `train:` entries) and of the trainer's own options model; trl settings go through
     `--config FILE` and `--set`."""
@@ -59,39 +59,61 @@ def train_command(name: str, trainer: Trainer):
                           annotation=SetOption),
         *common_parameters(store=True, json_=True),
     ]  # fmt: skip
-    own = set(trainer.options.model_fields)
 
     @with_parameters(parameters)
     @user_errors
     def command(
         store: str, json_: bool, config: str | None, set_: list[str] | None, **values: Any
     ) -> None:
-        from prefsmith.cli.runner import run_flow
-        from prefsmith.finetune.datasets import built_dataset
-        from prefsmith.flows.finetune import train_stage as train_stage_flow
-        from prefsmith.store import Store
-
-        options = validate_options(trainer.options, {k: v for k, v in values.items() if k in own})
-        common = {k: v for k, v in values.items() if k not in own}
-        settings = validate_options(TrainConfig, {"trainer": name, **common})
-        settings["options"] = options
-        settings["settings"] = trl_settings(config, set_)
-        train = TrainConfig.model_validate(settings)
-        require_store(store)
-        built_dataset(Store(store), train.dataset, trainer.kinds)  # before Prefect
-        Path(train.output).mkdir(parents=True, exist_ok=True)
-        result = run_flow(train_stage_flow, store=store, config=settings)
-        emit(result, json_, f"train {name} -> {train.output}")
+        launch_training(trainer, store, values, config, set_, json_)
 
     command.__doc__ = trainer.summary
     return command
+
+
+def launch_training(
+    trainer: Trainer,
+    store: str,
+    settings: dict[str, Any],
+    config: str | None = None,
+    assignments: list[str] | None = None,
+    json_: bool = False,
+) -> None:
+    """What every `prefsmith train NAME` runs: `settings` are its flags (the trainer's options
+    and `TrainConfig`'s fields), `config` and `assignments` trl's settings; the `train-stage`
+    flow trains, and skips a finished run of the same dataset and settings."""
+    from prefsmith.cli.runner import flow_session
+    from prefsmith.finetune.datasets import built_dataset
+    from prefsmith.flows import finetune as finetune_flows
+    from prefsmith.store import Store
+
+    own = trainer.options.model_fields
+    settings = {
+        **validate_options(
+            TrainConfig,
+            {"trainer": trainer.name, **{k: v for k, v in settings.items() if k not in own}},
+        ),
+        "options": validate_options(
+            trainer.options, {k: v for k, v in settings.items() if k in own}
+        ),
+        "settings": trl_settings(config, assignments),
+    }
+    train = TrainConfig.model_validate(settings)
+    require_store(store)
+    built_dataset(Store(store), train.dataset, trainer.kinds)  # before Prefect
+    Path(train.output).mkdir(parents=True, exist_ok=True)
+    with flow_session() as session:
+        result = session.result(
+            finetune_flows.train_stage(store=store, config=settings, return_state=True)
+        )
+    emit(result, json_, f"train {trainer.name} -> {train.output}")
 
 
 def _register_trainers() -> None:
     from prefsmith.finetune.registry import TRAINERS
 
     for name, trainer in TRAINERS.items():
-        train_app.command(name)(train_command(name, trainer))
+        train_app.command(name)(train_command(trainer))
 
 
 _register_trainers()
@@ -115,9 +137,9 @@ def train_openai(
     json_: JsonOption = False,
 ) -> None:
     """A fine-tuning job on OpenAI; a rerun finds the job by the file's hash, never pays twice."""
-    from prefsmith.cli.runner import run_flow
+    from prefsmith.cli.runner import flow_session
     from prefsmith.finetune.openai_jobs import dataset_files
-    from prefsmith.flows.finetune import train_openai as train_openai_flow
+    from prefsmith.flows import finetune as finetune_flows
     from prefsmith.store import Store
 
     require_store(store)
@@ -126,7 +148,12 @@ def train_openai(
     dataset_files(Store(store), dataset, method)
     options = {"method": method, "model": model, "suffix": suffix, "beta": beta, "wait": wait}
     options["base_url"] = base_url
-    summary = run_flow(train_openai_flow, store=store, dataset=dataset, options=options)
+    with flow_session() as session:
+        summary = session.result(
+            finetune_flows.train_openai(
+                store=store, dataset=dataset, options=options, return_state=True
+            )
+        )
     emit(summary, json_, f"train openai {summary['job_id']}")
 
 
@@ -147,9 +174,9 @@ def eval_command(kind: str):
     @with_parameters(parameters)
     @user_errors
     def command(store: str, json_: bool, dataset: str, output: str, **values: Any) -> None:
-        from prefsmith.cli.runner import run_flow
+        from prefsmith.cli.runner import flow_session
         from prefsmith.finetune.datasets import built_dataset
-        from prefsmith.flows.finetune import evaluate as evaluate_flow
+        from prefsmith.flows import finetune as finetune_flows
         from prefsmith.schemas.config import validate
         from prefsmith.store import Store
 
@@ -163,11 +190,12 @@ def eval_command(kind: str):
             from prefsmith.endpoints.connect import check_endpoint
 
             check_endpoint(endpoint, options.get("judge_model"))
-        summary = run_flow(
-            evaluate_flow,
-            store=store,
-            config=config.model_dump(exclude_unset=True),
-        )
+        with flow_session() as session:
+            summary = session.result(
+                finetune_flows.evaluate(
+                    store=store, config=config.model_dump(exclude_unset=True), return_state=True
+                )
+            )
         emit(summary, json_, f"eval {kind} -> {output}")
 
     command.__doc__ = model.__doc__

@@ -2,7 +2,8 @@
 
 Preference data arrives in any of the builder's formats and is normalised to
 (prompt messages, chosen answer, rejected answer) triples, so the reward model
-is trained on exactly the inputs the `reward_model` labeler will build later.
+is trained on exactly the inputs the `reward_model` labeler will build later. A triple
+keeps the row's `margin` (None where the row has none): `train rm --margin` reads it.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ class PreferenceTriple:
     messages: list[dict[str, str]]
     chosen: str
     rejected: str
+    margin: float | None = None
 
 
 def built_dataset(store: Store, name: str, kinds: tuple[str, ...]) -> tuple[dict, Path]:
@@ -57,16 +59,20 @@ def preference_triples(rows: Any) -> list[PreferenceTriple]:
     triples = []
     for row in rows:
         prompt, chosen, rejected = row.get("prompt"), row["chosen"], row["rejected"]
+        margin = row.get("margin")
+        margin = float(margin) if margin is not None else None
         if isinstance(prompt, list):  # conversational
-            triples.append(PreferenceTriple(prompt, chosen[0]["content"], rejected[0]["content"]))
+            triples.append(
+                PreferenceTriple(prompt, chosen[0]["content"], rejected[0]["content"], margin)
+            )
         elif isinstance(prompt, str):  # standard: hh text ending in "Assistant:"
             dialogue = "\n\n" + prompt.removeprefix("\n\n").removesuffix("\n\nAssistant:")
             messages = split_dialogue(dialogue)
-            triples.append(PreferenceTriple(messages, chosen.strip(), rejected.strip()))
+            triples.append(PreferenceTriple(messages, chosen.strip(), rejected.strip(), margin))
         else:  # rm-pairs: whole hh dialogues with an implicit prompt
             try:
                 pair = parse_pair({"chosen": chosen, "rejected": rejected}, allow_empty=True)
             except HHRowError as error:
                 raise UserError(f"an rm-pairs row could not be split: {error.reason}") from None
-            triples.append(PreferenceTriple(pair.messages, pair.chosen, pair.rejected))
+            triples.append(PreferenceTriple(pair.messages, pair.chosen, pair.rejected, margin))
     return triples

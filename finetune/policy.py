@@ -15,19 +15,17 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from prefsmith.finetune.datasets import built_dataset, load_split
 from prefsmith.finetune.outputs import write_run_files
 from prefsmith.finetune.settings import last_checkpoint, trainer_config
+from prefsmith.finetune.specs import Trainer
 from prefsmith.finetune.train_log import quiet_library_deprecations, quiet_training
 from prefsmith.schemas.errors import UserError
 from prefsmith.schemas.formats import ROW_FORMATS
 from prefsmith.schemas.trainers import PolicyTrainOptions
 from prefsmith.store import Store
-
-if TYPE_CHECKING:
-    from prefsmith.finetune.specs import Trainer
 
 DPO_DEFAULTS: dict[str, Any] = {
     "per_device_train_batch_size": 2,
@@ -242,29 +240,32 @@ CARDS: dict[str, dict[str, Any]] = {
 }
 
 
-def train_policy(
-    trainer: Trainer,
-    store: Store,
-    dataset: str,
-    output: Path,
-    options: PolicyTrainOptions,
-    *,
-    settings: dict[str, Any] | None = None,
-    resume: bool = False,
-) -> dict[str, Any]:
-    """DPO or KTO on a preference dataset, or reward-conditioned SFT on a prompt-completion
-    one (`trainer.name`: dpo, kto, sft); `settings` are trl's and win over `options.max_length`.
-    Returns the summary (train loss, test reward accuracy)."""
-    started = time.perf_counter()
-    overrides = {"max_length": options.max_length, **(settings or {})}
-    method = trainer.name
-    tuned, context = policy_trainer(
-        trainer, store, dataset, output, policy=options.base, lora_r=options.lora_r,
-        overrides=overrides,
-    )  # fmt: skip
-    result = tuned.train(resume_from_checkpoint=last_checkpoint(output) if resume else None)
-    context.update(train_loss=result.training_loss, lora=bool(options.lora_r))
-    card = {k: v.format(dataset=dataset, output=output) if isinstance(v, str) else v
-            for k, v in CARDS[method].items()}  # fmt: skip
-    summary = _finish(method, tuned, context, output, dataset, **card)
-    return {**summary, "seconds": round(time.perf_counter() - started, 3)}
+class PolicyTrainer(Trainer):
+    """`prefsmith train dpo|kto|sft`: one of trl's policy trainers, by the entry's name."""
+
+    def train(
+        self,
+        store: Store,
+        dataset: str,
+        output: Path,
+        options: PolicyTrainOptions,
+        *,
+        settings: dict[str, Any] | None = None,
+        resume: bool = False,
+    ) -> dict[str, Any]:
+        """DPO or KTO on a preference dataset, or reward-conditioned SFT on a
+        prompt-completion one (by the entry's name: dpo, kto, sft); `settings` are trl's and
+        win over `options.max_length`. Returns the summary (train loss, test reward accuracy)."""
+        started = time.perf_counter()
+        overrides = {"max_length": options.max_length, **(settings or {})}
+        method = self.name
+        tuned, context = policy_trainer(
+            self, store, dataset, output, policy=options.base, lora_r=options.lora_r,
+            overrides=overrides,
+        )  # fmt: skip
+        result = tuned.train(resume_from_checkpoint=last_checkpoint(output) if resume else None)
+        context.update(train_loss=result.training_loss, lora=bool(options.lora_r))
+        card = {k: v.format(dataset=dataset, output=output) if isinstance(v, str) else v
+                for k, v in CARDS[method].items()}  # fmt: skip
+        summary = _finish(method, tuned, context, output, dataset, **card)
+        return {**summary, "seconds": round(time.perf_counter() - started, 3)}

@@ -2,8 +2,9 @@
 config's `train:` entries) and evaluations (`prefsmith eval KIND`, `evaluate:` entries). The
 trainers' modules import torch and trl only when they run.
 
-Adding a trainer is its file (a function with the launcher's signature, below), its test,
-and one line here; its CLI flags are generated from its options model.
+Adding a trainer is its file (a `Trainer` subclass whose `train` has the launcher's
+signature, finetune/specs.py), its test, and one entry here; its CLI flags are generated
+from its options model.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from prefsmith.finetune.evaluate import dpo_evaluation, reward_matching
-from prefsmith.finetune.policy import train_policy
-from prefsmith.finetune.reward_model import train_reward_model
+from prefsmith.finetune.policy import PolicyTrainer
+from prefsmith.finetune.reward_model import RewardModelTrainer
 from prefsmith.finetune.specs import Evaluation, Trainer
 from prefsmith.schemas.config import validate
 from prefsmith.schemas.errors import UserError
@@ -24,34 +25,30 @@ from prefsmith.schemas.trainers import PolicyTrainOptions, RewardModelTrainOptio
 TRAINERS: dict[str, Trainer] = {
     trainer.name: trainer
     for trainer in (
-        Trainer(
+        RewardModelTrainer(
             "rm",
-            train_reward_model,
             RewardModelTrainOptions,
             kinds=("preference", "rm-pairs"),
             formats=("conversational", "standard", "rm-pairs"),
             summary="A reward model with trl's RewardTrainer; reports pair accuracy on the test "
             "split.",
         ),
-        Trainer(
+        PolicyTrainer(
             "dpo",
-            train_policy,
             PolicyTrainOptions,
             kinds=("preference",),
             formats=("conversational", "standard"),
             summary="DPO with trl's DPOTrainer (beta, loss_type, ... via --set).",
         ),
-        Trainer(
+        PolicyTrainer(
             "kto",
-            train_policy,
             PolicyTrainOptions,
             kinds=("preference",),
             formats=("kto",),
             summary="KTO with trl's KTOTrainer on unpaired rows (build preference --format kto).",
         ),
-        Trainer(
+        PolicyTrainer(
             "sft",
-            train_policy,
             PolicyTrainOptions,
             kinds=("reward-in-prompt",),
             formats=("prompt-completion",),

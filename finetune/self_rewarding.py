@@ -189,14 +189,12 @@ def build_pairs(iteration: Iteration, origin: str, labeler: JudgeLabeler, min_ma
 
 def train_policy(iteration: Iteration, policy: str | None, config: SelfRewardConfig) -> dict:
     """DPO from `policy` on this iteration's pairs into OUTPUT/models/iter-k."""
-    from prefsmith.finetune.policy import train_policy
     from prefsmith.finetune.registry import TRAINERS
     from prefsmith.schemas.trainers import PolicyTrainOptions
 
     if iteration.model.exists() and not iteration.trained():
         shutil.rmtree(iteration.model)  # a run killed while training: start it again
-    return train_policy(
-        TRAINERS["dpo"],
+    return TRAINERS["dpo"].train(
         Store(iteration.store),
         iteration.dataset,
         iteration.model,

@@ -31,8 +31,7 @@ def train_task(
 ) -> dict:
     spec = trainer_of(trainer)
     with limit_slot(accelerator_limit()):
-        return spec.function(
-            spec,
+        return spec.train(
             Store(store),
             dataset,
             Path(output),
@@ -93,12 +92,13 @@ def train_stage(store: str, config: TrainConfig) -> dict[str, Any]:
     """A run config's `train:` entry (`prefsmith train TRAINER`): a subflow here, or a run of
     a deployment on another work pool (a GPU pool in production) when `deployment` is set."""
     config = TrainConfig.model_validate(config)
+    options = trainer_options(config.trainer, config.options).model_dump()
     parameters = {
         "store": store,
         "trainer": config.trainer,
         "dataset": config.dataset,
         "output": config.output,
-        "options": trainer_options(config.trainer, config.options).model_dump(),
+        "options": options,
         "settings": config.settings,
         "resume": config.resume,
     }
@@ -106,7 +106,10 @@ def train_stage(store: str, config: TrainConfig) -> dict[str, Any]:
     if not config.resume and (done := up_to_date(config.output, key, "prefsmith-train.json")):
         return {**done, "skipped": "up to date", "seconds": 0.0}
     if not config.deployment:
-        summary = train(**parameters)
+        summary = train(
+            store, config.trainer, config.dataset, config.output, options, config.settings,
+            config.resume,
+        )  # fmt: skip
         mark_done(config.output, key, summary)
         return summary
     from prefect.deployments import run_deployment

@@ -15,12 +15,27 @@ from typing import Any
 from prefect import flow, task
 from prefect.cache_policies import NONE
 
+from prefsmith.ingest import judged_sources
+from prefsmith.ingest.completions import CompletionLayout
 from prefsmith.ingest.hh_rlhf import check_hh_source, ingest_hh_jsonl, ingest_hh_rows
+from prefsmith.ingest.judged_sources import (
+    CompletionSource,
+    PairSource,
+    check_completions,
+    check_labels,
+    check_pairs,
+)
+from prefsmith.ingest.pair_layouts import PairLayout
 from prefsmith.ingest.prompt_sets import PromptRowPlan, check_prompt_source, ingest_prompt_rows
 from prefsmith.ingest.sources import RowBudget, SourceFile, iter_file, load_hub_rows
 from prefsmith.ingest.writer import IngestReport
 from prefsmith.runtime.progress import progress_bar
 from prefsmith.schemas.config import HHIngestConfig, PromptIngestConfig
+from prefsmith.schemas.preference_ingest import (
+    CompletionIngestConfig,
+    LabelIngestConfig,
+    PairIngestConfig,
+)
 from prefsmith.store import Store
 
 
@@ -127,3 +142,94 @@ def ingest_prompts(store: str, config: PromptIngestConfig) -> dict[str, Any]:
         )
     report.seconds = time.perf_counter() - started
     return {"command": "ingest prompts", "source": checked.config.source, **report.to_dict()}
+
+
+@task(name="ingest_judged_file", cache_policy=NONE, persist_result=False)
+def ingest_judged_file(
+    store: str,
+    checked: PairSource,
+    source: SourceFile | None,
+    layout: PairLayout,
+    budget: RowBudget,
+    known: bool,
+) -> IngestReport:
+    if source is None:
+        return judged_sources.ingest_judged_file(
+            Store(store), checked, None, layout, budget, known=known
+        )
+    with progress_bar(source.path.name, total=source.size, unit="bytes") as advance:
+        return judged_sources.ingest_judged_file(
+            Store(store), checked, source, layout, budget, known=known, on_progress=advance
+        )
+
+
+def _judged(store: str, checked: PairSource, command: str, known: bool) -> dict[str, Any]:
+    started = time.perf_counter()
+    report = IngestReport()
+    budget = RowBudget(checked.config.limit)
+    if checked.hub_layout is not None:
+        report.merge(ingest_judged_file(store, checked, None, checked.hub_layout, budget, known))
+    for source_file, layout in checked.files:
+        report.merge(ingest_judged_file(store, checked, source_file, layout, budget, known))
+    report.seconds = time.perf_counter() - started
+    return {
+        "command": command,
+        "source": checked.config.source,
+        "labeler": checked.config.labeler,
+        "layouts": checked.layouts,
+        **report.to_dict(),
+    }
+
+
+@flow(name="ingest-pairs")
+def ingest_pairs(store: str, config: PairIngestConfig) -> dict[str, Any]:
+    """Ingest judged pairs or rankings in any layout (UltraFeedback-style pairs, Arena,
+    HelpSteer3, PKU-SafeRLHF, LLMBar, JudgeBench, RewardBench, Nectar, or fields named by the
+    fields of `PairIngestConfig`): prompts, answers and one label per row and labeler."""
+    checked = check_pairs(**PairIngestConfig.model_validate(config).model_dump())
+    return _judged(store, checked, "ingest pairs", known=False)
+
+
+@flow(name="ingest-labels")
+def ingest_labels(store: str, config: LabelIngestConfig) -> dict[str, Any]:
+    """Ingest judgments made elsewhere on answers the store holds (named by their texts);
+    `add_texts` adds the prompts and answers it lacks instead of rejecting them."""
+    config = LabelIngestConfig.model_validate(config)
+    checked = check_labels(**config.model_dump())
+    return _judged(store, checked, "ingest labels", known=not config.add_texts)
+
+
+@task(name="ingest_completion_file", cache_policy=NONE, persist_result=False)
+def ingest_completion_file(
+    store: str,
+    checked: CompletionSource,
+    source: SourceFile | None,
+    layout: CompletionLayout,
+    budget: RowBudget,
+) -> IngestReport:
+    if source is None:
+        return judged_sources.ingest_completion_file(Store(store), checked, None, layout, budget)
+    with progress_bar(source.path.name, total=source.size, unit="bytes") as advance:
+        return judged_sources.ingest_completion_file(
+            Store(store), checked, source, layout, budget, on_progress=advance
+        )
+
+
+@flow(name="ingest-completions")
+def ingest_completions(store: str, config: CompletionIngestConfig) -> dict[str, Any]:
+    """Ingest prompts with N completions and their ratings (generic, UltraFeedback's raw
+    layout, HelpSteer2's flat one, or fields named by `CompletionIngestConfig`): each rating is a
+    score label, each completion's model its origin, the reference the prompt's."""
+    started = time.perf_counter()
+    checked = check_completions(**CompletionIngestConfig.model_validate(config).model_dump())
+    report = IngestReport()
+    budget = RowBudget(checked.config.limit)
+    if checked.hub_layout is not None:
+        report.merge(ingest_completion_file(store, checked, None, checked.hub_layout, budget))
+    for source_file, layout in checked.files:
+        report.merge(ingest_completion_file(store, checked, source_file, layout, budget))
+    report.seconds = time.perf_counter() - started
+    layouts = sorted({layout.name for _, layout in checked.files} | (
+        {checked.hub_layout.name} if checked.hub_layout else set()))  # fmt: skip
+    return {"command": "ingest completions", "source": checked.config.source,
+            "layouts": layouts, **report.to_dict()}  # fmt: skip

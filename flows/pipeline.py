@@ -23,7 +23,13 @@ from prefsmith.flows.build import build
 from prefsmith.flows.export import export_dataset
 from prefsmith.flows.finetune import evaluate_stage, train_stage
 from prefsmith.flows.generate import generate
-from prefsmith.flows.ingest import ingest_hh_rlhf, ingest_prompts
+from prefsmith.flows.ingest import (
+    ingest_completions,
+    ingest_hh_rlhf,
+    ingest_labels,
+    ingest_pairs,
+    ingest_prompts,
+)
 from prefsmith.flows.label import label
 from prefsmith.runs.costs import RunBudget, run_costs
 from prefsmith.runs.preflight import check_run, is_paid
@@ -47,6 +53,11 @@ def _ingest(run: RunConfig, spend: RunBudget) -> list[dict[str, Any]]:
     store = run.store
     stages = [_log("ingest", ingest_hh_rlhf(store=store, config=hh)) for hh in run.ingest.hh_rlhf]
     stages += [_log("ingest", ingest_prompts(store=store, config=p)) for p in run.ingest.prompts]
+    stages += [_log("ingest", ingest_pairs(store=store, config=p)) for p in run.ingest.pairs]
+    stages += [
+        _log("ingest", ingest_completions(store=store, config=c)) for c in run.ingest.completions
+    ]
+    stages += [_log("ingest", ingest_labels(store=store, config=lab)) for lab in run.ingest.labels]
     if run.generate:
         config = run.generate.model_copy(update={"max_cost": spend.cap(run.generate.max_cost)})
         stages.append(spend.record(_log("generate", generate(store=store, config=config))))

@@ -8,26 +8,20 @@ from __future__ import annotations
 
 import functools
 import logging
-import multiprocessing
-import os
 import time
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from prefsmith.ingest.blocks import convert_blocks, default_workers
 from prefsmith.ingest.hh_rows import HUB_ID
 from prefsmith.ingest.hh_tables import ConvertedRows, convert_hh_rows
 from prefsmith.ingest.hh_worker import EncodedBlock, convert_block
 from prefsmith.ingest.sources import (
-    FileSpan,
     SourceFile,
     TruncatedInput,
     check_hub_dataset,
     hub_id,
-    jsonl_spans,
-    read_jsonl_blocks,
     resolve_files,
     truncated_row,
 )
@@ -44,8 +38,6 @@ from prefsmith.schemas.records import Reject, SourceRow, now, to_table
 from prefsmith.store import Store
 
 FILE_KINDS = ("jsonl", "parquet")
-POLARS_ONE_THREAD = ("POLARS_MAX_THREADS", "1")
-PARALLEL_MIN_BYTES = 64 << 20  # below this, starting worker processes costs more than it saves
 
 
 @dataclass(frozen=True)
@@ -103,25 +95,6 @@ def ingest_hh_rows(
     return report
 
 
-def spans_or_blocks(
-    path: Path, block_bytes: int
-) -> Iterator[tuple[tuple[int, bytes | FileSpan], int]]:
-    """((first line, what a worker converts), bytes consumed): spans a worker reads itself
-    for a plain file, the decompressed bytes for a gzip one."""
-    if path.name.lower().endswith(".gz"):
-        for first_line, data, position in read_jsonl_blocks(path, block_bytes):
-            yield (first_line, data), position
-    else:
-        for first_line, span in jsonl_spans(path, block_bytes):
-            yield (first_line, span), span.end
-
-
-def default_workers(path: Path) -> int:
-    """One worker process per core (at most 8) for a file of 64 MB or more, else none."""
-    big = path.stat().st_size >= PARALLEL_MIN_BYTES
-    return min(len(os.sched_getaffinity(0)), 8) if big else 1
-
-
 def ingest_hh_jsonl(
     path: Path,
     store: Store,
@@ -157,7 +130,7 @@ def ingest_hh_jsonl(
             report.duplicates[name] += result.duplicates
 
     try:
-        _convert_blocks(path, block_bytes, workers, convert, collect, on_progress)
+        convert_blocks(path, block_bytes, workers, convert, collect, on_progress)
     except TruncatedInput as cut:  # the whole lines before the cut are in; the rest is a reject
         row = truncated_row(cut)
         report.rows_read += 1
@@ -174,29 +147,3 @@ def ingest_hh_jsonl(
         )  # fmt: skip
     report.seconds = time.perf_counter() - started
     return report
-
-
-def _convert_blocks(path, block_bytes, workers, convert, collect, on_progress) -> None:
-    if workers <= 1:
-        for first_line, data, position in read_jsonl_blocks(path, block_bytes):
-            collect(convert((first_line, data)))
-            if on_progress is not None:
-                on_progress(position)
-    else:
-        # spawn, not fork: Prefect's threads may hold locks a forked child would inherit.
-        context = multiprocessing.get_context("spawn")
-        in_flight: deque[Future[EncodedBlock]] = deque()
-        # One polars thread per worker: the workers already use every core.
-        with ProcessPoolExecutor(
-            workers, mp_context=context, initializer=os.putenv, initargs=POLARS_ONE_THREAD
-        ) as pool:
-            try:
-                for block, position in spans_or_blocks(path, block_bytes):
-                    in_flight.append(pool.submit(convert, block))
-                    if len(in_flight) >= 2 * workers:
-                        collect(in_flight.popleft().result())
-                    if on_progress is not None:
-                        on_progress(position)
-            finally:  # a truncated file: the blocks read before the cut are still written
-                while in_flight:
-                    collect(in_flight.popleft().result())

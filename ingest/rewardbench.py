@@ -1,8 +1,7 @@
 """A RewardBench-style gold set into the store: a local Parquet (or JSONL) with `prompt`,
-`chosen`, `rejected` and `subset` columns (RewardBench's own layout). Each row becomes a
-one-turn prompt (source `rewardbench:SUBSET`, the subset also in its metadata), its two
-answers, and a pairwise gold label from the labeler `rewardbench`. Ingesting the same file
-again adds nothing.
+`chosen`, `rejected` and `subset` columns (RewardBench's own layout), read as `ingest pairs`
+reads it: a one-turn prompt, its two answers, and a pairwise gold label from the labeler
+`rewardbench` with the pair's subset. Ingesting the same file again adds nothing.
 
 RewardBench's sections, for the averages `eval labelers --rewardbench` reports: each section's
 score is the accuracy over its subsets' pairs (example-weighted), the overall score the mean of
@@ -14,13 +13,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from prefsmith.ingest.writer import IngestReport, write_tables
+from prefsmith.ingest.judged_sources import check_pairs, ingest_judged_file
+from prefsmith.ingest.sources import RowBudget
+from prefsmith.ingest.writer import IngestReport
 from prefsmith.schemas.errors import UserError
-from prefsmith.schemas.records import Candidate, Label, Prompt, now, to_table
 from prefsmith.store import Store
 
 GOLD = "rewardbench"
-COLUMNS = ("prompt", "chosen", "rejected", "subset")
 SECTIONS = {
     "Chat": ("alpacaeval-easy", "alpacaeval-length", "alpacaeval-hard", "mt-bench-easy",
              "mt-bench-med"),
@@ -33,53 +32,19 @@ SECTIONS = {
 }  # fmt: skip
 
 
-def _rows(path: Path) -> list[dict[str, Any]]:
-    import polars as pl
-
-    if not path.is_file():
-        raise UserError(f"--rewardbench {path}: no such file")
-    try:
-        frame = pl.read_parquet(path) if path.suffix == ".parquet" else pl.read_ndjson(path)
-    except Exception as error:  # polars raises several kinds for a file it cannot read
-        raise UserError(f"--rewardbench {path}: not a Parquet or JSONL file ({error})") from None
-    missing = [c for c in COLUMNS if c not in frame.columns]
-    if missing:
-        raise UserError(f"--rewardbench {path}: missing columns {', '.join(missing)}")
-    return frame.select(COLUMNS).to_dicts()
-
-
 def ingest_rewardbench(path: Path, store: Store) -> IngestReport:
-    """Prompts, answers and the `rewardbench` gold labels of a RewardBench-layout file."""
+    """Prompts, answers and the `rewardbench` gold labels of a RewardBench-layout file: an
+    `ingest pairs` with the subset kept on each pair (duplicates and conflicts are rejects)."""
+    if not path.exists():
+        raise UserError(f"--rewardbench {path}: no such file")
+    checked = check_pairs(
+        source=str(path), labeler=GOLD, prompt_field="prompt", chosen_field="chosen",
+        rejected_field="rejected", subset_field="subset", source_name=GOLD,
+    )  # fmt: skip
     report = IngestReport()
-    prompts, candidates, labels = [], [], []
-    for row in _rows(path):
-        report.rows_read += 1
-        if not all(isinstance(row[c], str) and row[c].strip() for c in COLUMNS):
-            report.rejects_by_reason["missing_text"] += 1
-            continue
-        subset = row["subset"]
-        prompt = Prompt(
-            messages=[{"role": "user", "content": row["prompt"]}],
-            source=f"rewardbench:{subset}",
-            metadata={"subset": subset},
-        )
-        chosen = Candidate(prompt.prompt_id, row["chosen"], "rewardbench:chosen")
-        rejected = Candidate(prompt.prompt_id, row["rejected"], "rewardbench:rejected")
-        if chosen.candidate_id == rejected.candidate_id:
-            report.rejects_by_reason["identical_answers"] += 1
-            continue
-        prompts.append(prompt)
-        candidates += [chosen, rejected]
-        ids = [chosen.candidate_id, rejected.candidate_id]
-        labels.append(Label(GOLD, "file", "pairwise", prompt.prompt_id, ids, [1.0, 0.0]))
-        report.rows_used += 1
-    stamp = now()
-    tables = {
-        "prompts": [to_table("prompts", prompts, stamp)],
-        "candidates": [to_table("candidates", candidates, stamp)],
-        "labels": [to_table("labels", labels, stamp)],
-    }
-    write_tables(store, tables, report)
+    budget = RowBudget(None)
+    for source, layout in checked.files:
+        report.merge(ingest_judged_file(store, checked, source, layout, budget))
     return report
 
 

@@ -340,9 +340,41 @@ READERS: dict[str, Callable[..., Iterator[SourceRow]]] = {
 }
 
 
+def is_json_array(path: Path) -> bool:
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rb") as file:
+        return file.read(64).lstrip()[:1] == b"["
+
+
+def iter_json_array(
+    path: Path, on_progress: Callable[[int], None] | None = None
+) -> Iterator[SourceRow]:
+    """The objects of a file holding one JSON array (LLMBar's `dataset.json`), numbered from 1;
+    the array is read whole, as such files are."""
+    import orjson
+
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rb") as file:
+        data = file.read()
+    try:
+        records = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        yield SourceRow(1, None, "invalid_json", data[:200])
+        return
+    for number, record in enumerate(records, start=1):
+        if isinstance(record, dict):
+            yield SourceRow(number, record)
+        else:
+            yield SourceRow(number, None, "not_an_object", repr(record)[:200])
+    if on_progress is not None:
+        on_progress(path.stat().st_size)
+
+
 def iter_file(
     source: SourceFile, on_progress: Callable[[int], None] | None = None
 ) -> Iterator[SourceRow]:
+    if source.kind == "jsonl" and is_json_array(source.path):
+        return iter_json_array(source.path, on_progress)
     return READERS[source.kind](source.path, on_progress)
 
 

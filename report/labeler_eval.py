@@ -38,8 +38,12 @@ BOOTSTRAP = 2000
 
 def gold_pairs(gold: Opinions) -> dict[tuple[str, str, str], int]:
     """{(prompt, a, b) with a < b: +1 if a won, -1 if b won} for the gold's decided pairs."""
+    keys = list(gold.verdicts)
+    if gold.kind == "score":  # ratings (UltraFeedback's, HelpSteer2's): every pair of a prompt
+        keys = [(prompt, a, b) for prompt, scored in gold.scores.items()
+                for a in scored for b in scored if a < b]  # fmt: skip
     decided = {}
-    for key in gold.verdicts:
+    for key in keys:
         verdict = gold.prefer(*key)
         if verdict in (1, -1):
             decided[key] = verdict
@@ -153,13 +157,13 @@ def evaluate_labelers(
     RewardBench's section averages."""
     if rewardbench is not None:
         return _rewardbench(store, Path(rewardbench), labelers, seed)
-    gold_name, _, gold_labels, _ = labels_of(store, gold)
+    gold_name, gold_fingerprint, gold_labels, _ = labels_of(store, gold)
     truth = gold_pairs(opinions_from_labels(gold_name, gold_labels))
     if not truth:
         raise UserError(f"--gold {gold}: no decided pairs (its labels are all ties or errors)")
     names = labelers or _pairable_labelers(store, exclude=gold_name)
     lengths = candidate_lengths(store)
-    groups = _groups(store, truth, by) if by else {None: truth}
+    groups = _groups(store, truth, by, gold_name, gold_fingerprint) if by else {None: truth}
     report: dict[str, Any] = {"gold": gold, "gold_pairs": len(truth), "labelers": {}}
     if by:
         report["by"] = by
@@ -182,7 +186,11 @@ def _rewardbench(store: Store, path: Path, labelers, seed: int) -> dict[str, Any
     ingested = ingest_rewardbench(path, store).to_dict()
     names = labelers or _pairable_labelers(store, exclude=GOLD)
     report = evaluate_labelers(store, GOLD, names, by="subset", seed=seed)
-    report["rewardbench"] = {"file": str(path), "ingested": ingested["added"]}
+    report["rewardbench"] = {
+        "file": str(path),
+        "ingested": ingested["added"],
+        "rejects_by_reason": ingested["rejects_by_reason"],
+    }
     for figures in report["labelers"].values():
         figures["sections"] = section_scores(figures.get("groups", {}))
     return report
@@ -222,16 +230,34 @@ def _pairable_labelers(store: Store, exclude: str) -> list[str]:
     )
 
 
-def _groups(store: Store, truth: dict, field: str) -> dict[Any, dict]:
+def _groups(store: Store, truth: dict, field: str, gold: str, fingerprint: str) -> dict[Any, dict]:
+    """The gold pairs by `field`: the pair's own value where the gold labels carry one (an
+    ingested pair's `subset`), `origin` as its two answers' origins, else its prompt's
+    (`source`, or a metadata key)."""
     prompts = store.scan("prompts").select("prompt_id", "source", "metadata").collect()
     value = {}
     for prompt_id, source, metadata in prompts.iter_rows():
-        value[prompt_id] = (
-            source if field in ("source", "origin") else (load_json(metadata) or {}).get(field)
+        value[prompt_id] = source if field == "source" else (load_json(metadata) or {}).get(field)
+    own = {}
+    for prompt_id, candidates, details in (
+        store.scan("labels")
+        .filter((pl.col("labeler") == gold) & (pl.col("fingerprint") == fingerprint))
+        .select("prompt_id", "candidate_ids", "details")
+        .collect()
+        .iter_rows()
+    ):
+        found = (load_json(details) or {}).get(field)
+        if found is not None and len(candidates) == 2:
+            own[pair_key(prompt_id, *candidates)] = found
+    if field == "origin":  # a pair's origin: its two answers' (model against model)
+        origins = dict(
+            store.scan("candidates").select("candidate_id", "origin").collect().iter_rows()
         )
+        own = {key: " vs ".join(sorted((origins.get(key[1], "?"), origins.get(key[2], "?"))))
+               for key in truth}  # fmt: skip
     groups: dict[Any, dict] = defaultdict(dict)
     for key, verdict in truth.items():
-        groups[value.get(key[0])][key] = verdict
+        groups[own.get(key, value.get(key[0]))][key] = verdict
     return dict(groups)
 
 

@@ -10,6 +10,7 @@ from prefsmith.endpoints.budget import Budget
 from prefsmith.endpoints.weights import check_weights
 from prefsmith.finetune.registry import EVALUATIONS, trainer_options
 from prefsmith.ingest.hh_rlhf import check_hh_source
+from prefsmith.ingest.judged_sources import check_completions, check_labels, check_pairs
 from prefsmith.ingest.prompt_sets import check_prompt_source
 from prefsmith.labelers.chat_labeler import ChatLabeler
 from prefsmith.labelers.registry import REGISTRY, build_labeler, options_of
@@ -33,6 +34,12 @@ def check_run(config: RunConfig) -> None:
         check_hh_source(**hh.model_dump())
     for prompts in config.ingest.prompts:
         check_prompt_source(**prompts.model_dump())
+    for pairs in config.ingest.pairs:
+        check_pairs(**pairs.model_dump())
+    for completions in config.ingest.completions:
+        check_completions(**completions.model_dump())
+    for labels in config.ingest.labels:
+        check_labels(**labels.model_dump())
     if config.generate:
         check_endpoint(config.generate.endpoint, config.generate.model)
     trained_here = {str(Path(rm.train(config.store).output)) for rm in config.reward_models}

@@ -14,7 +14,6 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     ValidationError,
     field_validator,
@@ -22,6 +21,12 @@ from pydantic import (
 )
 
 from prefsmith.schemas.errors import UserError
+from prefsmith.schemas.preference_ingest import (
+    CompletionIngestConfig,
+    LabelIngestConfig,
+    PairIngestConfig,
+)
+from prefsmith.schemas.strict import StrictModel
 
 PromptFormat = Literal["auto", "jsonl", "parquet", "csv", "mt-bench", "messages"]
 
@@ -54,10 +59,6 @@ def _comma_list(value: Any) -> Any:
 
 # A list that also takes "a,b" (an `--option aspects=a,b` value is one string).
 CommaList = Annotated[list[str], BeforeValidator(_comma_list)]
-
-
-class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class HHIngestConfig(StrictModel):
@@ -130,6 +131,9 @@ class IngestStage(StrictModel):
 
     hh_rlhf: list[HHIngestConfig] = Field(default_factory=list)
     prompts: list[PromptIngestConfig] = Field(default_factory=list)
+    pairs: list[PairIngestConfig] = Field(default_factory=list)
+    completions: list[CompletionIngestConfig] = Field(default_factory=list)
+    labels: list[LabelIngestConfig] = Field(default_factory=list)
 
 
 class ExportConfig(StrictModel):

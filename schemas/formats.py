@@ -39,7 +39,7 @@ ROW_FORMATS: dict[str, RowFormat] = {
         ("preference", "rm-pairs"),
         ("chosen", "rejected"),
         "trl's implicit-prompt pairs for RewardTrainer: `chosen`/`rejected` are whole "
-        "dialogues, `margin` the score difference that decided the pair (0 when there was none).",
+        "dialogues, `margin` the score difference or the ingested strength that decided the pair (0 when there was none).",
         kind="rm-pairs",
     ),
     "kto": RowFormat(

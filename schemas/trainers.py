@@ -10,13 +10,18 @@ from prefsmith.schemas.config import StrictModel, aliases
 
 
 class RewardModelTrainOptions(StrictModel):
-    """`train rm`: the encoder, and how much of a conversation it reads."""
+    """`train rm`: the encoder, how much of a conversation it reads, and the label margin."""
 
     base: str | None = Field(
         default=None, description="The encoder: Hub id or folder (default: bundled MiniLM)."
     )
     max_length: int = Field(
         default=256, ge=8, description="Tokens per input; the oldest turns are cut first."
+    )
+    margin: bool = Field(
+        default=False,
+        description="Train with each pair's label margin (trl's margin term: the chosen "
+        "reward must beat the rejected one by it).",
     )
 
 

@@ -48,7 +48,8 @@ def labels_of(store: Store, spec: str) -> tuple[str, str, list[dict[str, Any]], 
             f"{spec}: fingerprint matches {len(matching)} of {name}'s: {', '.join(fingerprints)}"
         )
     chosen = labels.filter(pl.col("fingerprint") == matching[0])
-    return name, matching[0], chosen.select(LABEL_COLUMNS).to_dicts(), labels.height - chosen.height
+    rows = chosen.select(*LABEL_COLUMNS, "details").to_dicts()  # details: a strength, a subset
+    return name, matching[0], rows, labels.height - chosen.height
 
 
 def aspect_labels(
@@ -118,3 +119,11 @@ def load_manifest(store: Store, name: str) -> dict[str, Any]:
     if not path.is_file():
         raise UserError(f"no dataset {name!r} in {store.root} (build it first)")
     return load_json(path.read_text())
+
+
+def candidate_prompts(store: Store) -> dict[str, str]:
+    """{candidate id: its prompt id} for every answer the store holds."""
+    if not store.parts("candidates"):
+        return {}
+    table = store.scan("candidates").select("candidate_id", "prompt_id").collect()
+    return dict(zip(table["candidate_id"].to_list(), table["prompt_id"].to_list(), strict=True))

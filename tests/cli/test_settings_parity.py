@@ -4,6 +4,7 @@ name. The stages and labelers come from the registries, so a new field is checke
 
 from __future__ import annotations
 
+import contextlib
 import types
 import typing
 from typing import Literal
@@ -28,6 +29,11 @@ from prefsmith.schemas.config import (
     TrainConfig,
 )
 from prefsmith.schemas.evaluations import LabelerEvalConfig
+from prefsmith.schemas.preference_ingest import (
+    CompletionIngestConfig,
+    LabelIngestConfig,
+    PairIngestConfig,
+)
 from prefsmith.schemas.run_config import (
     AnnotatePushConfig,
     AnnotateStage,
@@ -43,6 +49,9 @@ from prefsmith.schemas.self_reward import SelfRewardConfig
 STAGES: list[tuple[list[str], type[BaseModel]]] = [
     (["ingest", "hh-rlhf"], HHIngestConfig),
     (["ingest", "prompts"], PromptIngestConfig),
+    (["ingest", "pairs"], PairIngestConfig),
+    (["ingest", "completions"], CompletionIngestConfig),
+    (["ingest", "labels"], LabelIngestConfig),
     (["generate"], GenerateConfig),
     (["label"], LabelConfig),
     (["annotate", "push"], AnnotatePushConfig),
@@ -213,7 +222,13 @@ def test_option_label_reaches_the_reward_model(hh_datasets, tiny_encoder, tmp_pa
     )
 
 
-NON_DEFAULT = {"base": "some/model", "lora_r": 3, "max_length": 77}
+NON_DEFAULT = {"base": "some/model", "lora_r": 3, "max_length": 77, "margin": True}
+
+
+@contextlib.contextmanager
+def _no_session():
+    """flow_session without Prefect: the flow's return value is the result."""
+    yield types.SimpleNamespace(result=lambda value: value)
 
 
 @pytest.mark.parametrize("name", sorted(TRAINERS))
@@ -226,17 +241,19 @@ def test_every_trainer_flag_reaches_the_trainer_and_max_length_reaches_trl(
     from prefsmith.finetune import policy
     from prefsmith.finetune.registry import trainer_options
     from prefsmith.finetune.settings import trainer_config
+    from prefsmith.flows import finetune as finetune_flows
 
     model = TRAINERS[name].options
     given = {field: NON_DEFAULT[field] for field in model.model_fields}
     assert set(given) == set(model.model_fields), "add a non-default value for the new option"
     dataset = "hh-rip" if name == "sft" else "hh"
     captured: dict = {}
-    monkeypatch.setattr(cli_runner, "run_flow", lambda flow, **kw: captured.update(kw) or {})
+    monkeypatch.setattr(cli_runner, "flow_session", _no_session)
+    monkeypatch.setattr(finetune_flows, "train_stage", lambda **kw: captured.update(kw) or {})
     args = ["train", name, "--store", str(hh_datasets.root), "--dataset", dataset,
             "--output", str(tmp_path / "out")]  # fmt: skip
     for field, value in given.items():
-        args += [flag_of(field), str(value)]
+        args += [flag_of(field)] if value is True else [flag_of(field), str(value)]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     options = trainer_options(name, captured["config"]["options"])
@@ -251,9 +268,7 @@ def test_every_trainer_flag_reaches_the_trainer_and_max_length_reaches_trl(
 
     monkeypatch.setattr(policy, "policy_trainer", stop)
     with pytest.raises(RuntimeError, match="stop before"):
-        policy.train_policy(
-            TRAINERS[name], hh_datasets, dataset, tmp_path / "out", options, settings={}
-        )
+        TRAINERS[name].train(hh_datasets, dataset, tmp_path / "out", options, settings={})
     assert seen["policy"] == "some/model" and seen["lora_r"] == 3
     trl_config = {"dpo": "DPOConfig", "kto": "KTOConfig", "sft": "SFTConfig"}[name]
     import trl

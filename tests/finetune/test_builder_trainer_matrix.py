@@ -105,7 +105,7 @@ def test_each_trainer_trains_on_each_build_it_takes(
         options = spec.options(base=str(tiny_encoder), max_length=64)
     else:
         options = spec.options(base=str(tiny_chat_model), max_length=64)
-    summary = spec.function(spec, matrix_store, f"{kind}-{fmt}", Path(output), options,
+    summary = spec.train(matrix_store, f"{kind}-{fmt}", Path(output), options,
                               settings=STEPS)  # fmt: skip
     assert math.isfinite(summary["train_loss"])
     assert (output / "prefsmith-train.json").is_file()

@@ -10,9 +10,8 @@ import torch
 from safetensors.torch import load_file
 
 from prefsmith.finetune.datasets import load_split
-from prefsmith.finetune.policy import policy_trainer, train_policy
+from prefsmith.finetune.policy import policy_trainer
 from prefsmith.finetune.registry import TRAINERS
-from prefsmith.finetune.reward_model import train_reward_model
 from prefsmith.finetune.settings import trainer_config
 from prefsmith.labelers.registry import build_labeler
 from prefsmith.labelers.runner import run_labeler
@@ -51,8 +50,7 @@ def assert_run_folder(output, command):
 def test_reward_model_trains_and_the_labeler_loads_it(hh_datasets, tiny_encoder, tmp_path):
     output = tmp_path / "rm"
     options = RewardModelTrainOptions(base=str(tiny_encoder), max_length=128)
-    summary = train_reward_model(
-        TRAINERS["rm"],
+    summary = TRAINERS["rm"].train(
         hh_datasets,
         "hh",
         output,
@@ -78,9 +76,7 @@ def test_reward_model_trains_and_the_labeler_loads_it(hh_datasets, tiny_encoder,
 def test_dpo_trains_the_policy_and_it_loads(hh_datasets, tiny_chat_model, tmp_path):
     output = tmp_path / "dpo"
     options = PolicyTrainOptions(base=str(tiny_chat_model), max_length=128)
-    summary = train_policy(
-        TRAINERS["dpo"], hh_datasets, "hh", output, options, settings=TINY_POLICY
-    )
+    summary = TRAINERS["dpo"].train(hh_datasets, "hh", output, options, settings=TINY_POLICY)
     assert _trained_max_length(output) == 128  # --max-length reaches trl's DPOConfig
     assert math.isfinite(summary["train_loss"]) and "test_rewards_accuracies" in summary
     assert weights_changed(tiny_chat_model, output)
@@ -94,8 +90,7 @@ def test_dpo_trains_the_policy_and_it_loads(hh_datasets, tiny_chat_model, tmp_pa
 def test_dpo_with_lora_saves_a_merged_model_and_the_adapter(hh_datasets, tiny_chat_model, tmp_path):
     output = tmp_path / "dpo-lora"
     options = PolicyTrainOptions(base=str(tiny_chat_model), lora_r=4, max_length=128)
-    train_policy(
-        TRAINERS["dpo"],
+    TRAINERS["dpo"].train(
         hh_datasets,
         "hh",
         output,
@@ -128,9 +123,7 @@ def test_reward_conditioned_sft_learns_only_from_the_completion(
 
     output = tmp_path / "sft"
     options = PolicyTrainOptions(base=str(tiny_chat_model))
-    summary = train_policy(
-        TRAINERS["sft"], hh_datasets, "hh-rip", output, options, settings=overrides
-    )
+    summary = TRAINERS["sft"].train(hh_datasets, "hh-rip", output, options, settings=overrides)
     assert math.isfinite(summary["train_loss"]) and math.isfinite(summary["test_loss"])
     assert weights_changed(tiny_chat_model, output)
     record = json.loads((output / "prefsmith-train.json").read_text())
@@ -162,11 +155,9 @@ def test_settings_are_trl_configs_and_unknown_keys_name_themselves(tmp_path):
 
 def test_wrong_dataset_kinds_are_one_clear_line(hh_datasets, tmp_path):
     with pytest.raises(UserError, match="hh-rip is a reward-in-prompt dataset"):
-        train_policy(TRAINERS["dpo"], hh_datasets, "hh-rip", tmp_path / "x", PolicyTrainOptions())
+        TRAINERS["dpo"].train(hh_datasets, "hh-rip", tmp_path / "x", PolicyTrainOptions())
     with pytest.raises(UserError, match="no dataset 'nope'"):
-        train_reward_model(
-            TRAINERS["rm"], hh_datasets, "nope", tmp_path / "x", RewardModelTrainOptions()
-        )
+        TRAINERS["rm"].train(hh_datasets, "nope", tmp_path / "x", RewardModelTrainOptions())
 
 
 def _trained_max_length(output) -> int:

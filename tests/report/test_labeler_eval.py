@@ -129,7 +129,9 @@ def test_by_splits_the_figures_by_a_prompt_field(hh_datasets):
     assert groups["hh-rlhf:harmless-base-test"]["n"] == report["labelers"]["rm-helpful"]["n"]
     by_origin = run_json("eval", "labelers", "--store", str(hh_datasets.root), "--gold",
                          "human:hh-rlhf", "--labelers", "rm-helpful", "--by", "origin")  # fmt: skip
-    assert by_origin["labelers"]["rm-helpful"]["groups"] == groups
+    by_pair = by_origin["labelers"]["rm-helpful"]["groups"]  # the two answers' origins
+    assert all(" vs " in group for group in by_pair)
+    assert sum(g["n"] for g in by_pair.values()) == report["labelers"]["rm-helpful"]["n"]
 
 
 def test_a_rewardbench_file_is_the_gold_with_subsets_and_sections(tmp_path):
@@ -143,12 +145,14 @@ def test_a_rewardbench_file_is_the_gold_with_subsets_and_sections(tmp_path):
             chosen, rejected = (long, short) if i < longer_wins else (short, long)
             rows.append({"prompt": f"{subset} question {i}", "chosen": chosen,
                          "rejected": rejected, "subset": subset})  # fmt: skip
+    rows.append(dict(rows[0]))  # a repeated row is a reject by reason, never silent
     path = tmp_path / "rb.parquet"
     pl.DataFrame(rows).write_parquet(path)
     store_dir = str(tmp_path / "s")
     first = run_json("eval", "labelers", "--store", store_dir, "--rewardbench", str(path))
     assert first["gold_pairs"] == 15 and first["labelers"] == {}  # nothing labeled it yet
     assert first["rewardbench"]["ingested"]["labels"] == 15
+    assert first["rewardbench"]["rejects_by_reason"] == {"duplicate_pair": 1}
 
     store = Store(store_dir)
     candidates = store.scan("candidates").select("prompt_id", "candidate_id", "content").collect()

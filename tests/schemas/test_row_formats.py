@@ -39,7 +39,6 @@ def test_every_trainer_reads_formats_with_columns():
 @pytest.mark.slow
 def test_a_trainer_given_a_format_it_cannot_read_says_so_in_one_line(hh_datasets, tmp_path):
     from prefsmith.builders.registry import build_dataset
-    from prefsmith.finetune.policy import train_policy
     from prefsmith.schemas.trainers import PolicyTrainOptions
 
     build_dataset(
@@ -47,4 +46,4 @@ def test_a_trainer_given_a_format_it_cannot_read_says_so_in_one_line(hh_datasets
         {"name": "hh-kto", "from_labelers": ["human:hh-rlhf"], "format": "kto"},
     )  # fmt: skip
     with pytest.raises(UserError, match="hh-kto is in the kto format; train dpo reads"):
-        train_policy(TRAINERS["dpo"], hh_datasets, "hh-kto", tmp_path / "x", PolicyTrainOptions())
+        TRAINERS["dpo"].train(hh_datasets, "hh-kto", tmp_path / "x", PolicyTrainOptions())
