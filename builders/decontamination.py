@@ -4,8 +4,9 @@ with a benchmark prompt or reference answer. A benchmark text shorter than n wor
 when it appears whole; one under 8 words ("No.", a bare number) is too common to count.
 
 A benchmark SET is a prompt set in the store, by its source name as `prefsmith status` shows
-it (`mt-bench`, `vicuna`), or a JSONL file of prompts (MT-Bench's `turns`, or `prompt`,
-`question`, `instruction`, `text`, `messages`, with `reference` answers).
+it, a JSONL file of prompts (MT-Bench's `turns`, or `prompt`, `question`, `instruction`,
+`text`, `messages`, with `reference` answers), or a benchmark prefsmith bundles, by name
+(`mt-bench` with its reference answers, `vicuna`), with or without an ingest.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 import polars as pl
 
 from prefsmith.schemas.errors import UserError
+from prefsmith.schemas.locations import BUNDLED_BENCHMARKS
 from prefsmith.schemas.records import load_json
 from prefsmith.store import Store, load_manifest
 
@@ -65,7 +67,7 @@ class BenchmarkIndex:
         return len({b for ids in self.grams.values() for b in ids} | {b for b, _ in self.short})
 
 
-def _file_texts(path: Path) -> Iterator[tuple[str, str]]:
+def _file_texts(path: Path, name: str | None = None) -> Iterator[tuple[str, str]]:
     for number, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), 1):
         if not line.strip():
             continue
@@ -75,7 +77,7 @@ def _file_texts(path: Path) -> Iterator[tuple[str, str]]:
             raise UserError(f"{path}:{number}: not a JSON line") from None
         key = record.get("question_id", record.get("id", number))
         for text in _texts_of(record):
-            yield f"{path.stem}:{key}", text
+            yield f"{name or path.stem}:{key}", text
 
 
 def _texts_of(value: Any) -> Iterator[str]:
@@ -115,9 +117,12 @@ def benchmark_index(store: Store, sets: Iterable[str], n: int = DEFAULT_NGRAM) -
             texts = list(_file_texts(Path(spec)))
         elif any(s == spec or s.startswith(f"{spec}:") for s in known):
             texts = list(_store_texts(store, spec))
+        elif spec in BUNDLED_BENCHMARKS:
+            texts = [t for path in BUNDLED_BENCHMARKS[spec] for t in _file_texts(path, spec)]
         else:
             raise UserError(
-                f"--decontaminate {spec}: neither a file nor a prompt source in the store "
+                f"--decontaminate {spec}: neither a file, a bundled benchmark "
+                f"({', '.join(BUNDLED_BENCHMARKS)}) nor a prompt source in the store "
                 f"(sources: {', '.join(sorted(known)) or 'none'})"
             )
         for benchmark_id, text in texts:

@@ -64,6 +64,7 @@ class BatchClient:
         self.answered = 0
         self._answers: dict[str, dict[str, Any]] | None = None
         self._failures: Counter[str] = Counter()
+        self._results: dict[str, ChatResult] = {}
         self._in_flight: set[str] = set()
 
     def _api(self) -> Any:
@@ -88,12 +89,14 @@ class BatchClient:
                     self._guarded(self._poll, api, record)
                 elif resume and self.submit and self._room_for(record):
                     self._guarded(self._submit_record, api, record, True)
-        self._answers, self._failures = {}, Counter()
+        self._answers, self._failures, self._results = {}, Counter(), {}
         for line in self.records.results(self.base_url):
             key = line.get("custom_id", "")
-            if (line.get("response") or {}).get("status_code") == 200:
-                self._answers[key] = line
-            else:
+            if key in self._results:
+                continue
+            if (result := _usable_answer(line)) is not None:
+                self._results[key] = result
+            else:  # an error, or an HTTP 200 whose answer is unusable (a content filter's)
                 self._failures[key] += 1
                 self._answers.setdefault(key, line)
         self._in_flight = {k for r in self.records.open(self.base_url) for k in r["requests"]}
@@ -184,21 +187,21 @@ class BatchClient:
 
     def _answer(self, key: str) -> ChatResult | None:
         """The result collected batches hold for this request; None: ask in a batch."""
+        if key in self._results:
+            return self._results[key]
         line = (self._answers or {}).get(key)
         if line is None:
             return None
         response = line.get("response") or {}
         status = response.get("status_code")
-        if status == 200:
-            from openai.types.chat import ChatCompletion
-
-            try:
-                result = completion_result(ChatCompletion.model_validate(response.get("body")))
-            except Exception:
-                result = None
-            if result is not None:
-                return result
-        message = scrub(json.dumps((response.get("body") or {}).get("error") or line.get("error")))
+        body = response.get("body") or {}
+        if status == 200:  # answered, but nothing usable: a content filter, an empty reply
+            reasons = [
+                c.get("finish_reason") for c in body.get("choices") or [] if isinstance(c, dict)
+            ]
+            message = f"no usable answer (finish_reason {', '.join(map(str, reasons)) or 'none'})"
+        else:
+            message = scrub(json.dumps(body.get("error") or line.get("error")))
         if status == 413 or (status == 400 and TOO_LONG.search(message)):
             return ChatResult(None, error=f"prompt_too_long: {message[:300]}")
         if status in (400, 401, 403, 404):
@@ -275,3 +278,16 @@ class BatchClient:
             "batches_collected": self.collected,
             "requests_in_flight": in_flight,
         }
+
+
+def _usable_answer(line: Mapping[str, Any]) -> ChatResult | None:
+    """The answer of a result line: HTTP 200 and a well-formed completion, else None."""
+    response = line.get("response") or {}
+    if response.get("status_code") != 200:
+        return None
+    from openai.types.chat import ChatCompletion
+
+    try:
+        return completion_result(ChatCompletion.model_validate(response.get("body")))
+    except Exception:  # a body that is not a chat completion at all
+        return None

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from prefsmith.schemas.errors import UserError
+from prefsmith.schemas.locations import TRAINING_PAIRS
 
 
 def import_torch() -> Any:
@@ -73,7 +74,18 @@ def model_identity(model: str) -> dict[str, Any]:
             if size > 2 << 20:
                 handle.seek(-(1 << 20), 2)
                 digest.update(handle.read())
-    return {"model": path.name, "weights": digest.hexdigest()}
+    identity: dict[str, Any] = {"model": path.name, "weights": digest.hexdigest()}
+    if (trained := trained_pairs(model)) is not None:  # trained by prefsmith: on these pairs
+        identity["trained_pairs"] = hashlib.blake2b(
+            trained.read_bytes(), digest_size=16
+        ).hexdigest()
+    return identity
+
+
+def trained_pairs(model: str | None) -> Path | None:
+    """The pairs a model folder trained by prefsmith was trained on (their ids), if any."""
+    path = Path(model).expanduser() / TRAINING_PAIRS if model else None
+    return path.resolve() if path is not None and path.is_file() else None
 
 
 def read_config(model: str) -> dict[str, Any]:

@@ -4,6 +4,7 @@ OUTPUT/
   model.safetensors, config.json, tokenizer files   (loadable with from_pretrained)
   training_args.json    trl's full config
   prefsmith-train.json  command, dataset, base model, settings, metrics
+  training-pairs.parquet  the ids of the pairs trained on (`eval labelers` leaves them out)
   metrics.json          the final metrics alone
   README.md             a model card
   checkpoint-*/         kept while training, for --resume
@@ -42,6 +43,20 @@ def changed_settings(args: Any) -> dict[str, Any]:
                 value if isinstance(value, int | float | str | bool) else str(value)
             )
     return changed
+
+
+def write_training_pairs(output: Path, rows: Any) -> int:
+    """The ids of the pairs of the train split, beside the model; how many (0: rows without
+    ids, nothing written)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    columns = ("prompt_id", "chosen_id", "rejected_id")
+    if rows is None or not all(c in rows.column_names for c in columns):
+        return 0
+    table = pa.table({c: pa.array(rows[c], pa.string()) for c in columns})
+    pq.write_table(table, output / locations.TRAINING_PAIRS)
+    return table.num_rows
 
 
 def write_run_files(

@@ -22,7 +22,7 @@ from typing import Any
 
 from prefsmith.finetune.datasets import PreferenceTriple, built_dataset, load_split
 from prefsmith.finetune.datasets import preference_triples as triples_of
-from prefsmith.finetune.outputs import write_run_files
+from prefsmith.finetune.outputs import write_run_files, write_training_pairs
 from prefsmith.finetune.settings import last_checkpoint, trainer_config
 from prefsmith.finetune.specs import Trainer
 from prefsmith.finetune.train_log import quiet_library_deprecations, quiet_training
@@ -103,6 +103,7 @@ class RewardRun:
     encoder: RewardModelLabeler
     test_rows: Any | None
     metrics: dict[str, Any]  # known before training: pairs, truncated, margin
+    train_rows: Any = None
 
 
 class RewardModelTrainer(Trainer):
@@ -155,7 +156,7 @@ class RewardModelTrainer(Trainer):
             processing_class=tokenizer,
         )
         metrics = {"train_pairs": len(train_rows), "train_pairs_truncated": cut, **margin_note}
-        return RewardRun(trainer, base, manifest, encoder, test_rows, metrics)
+        return RewardRun(trainer, base, manifest, encoder, test_rows, metrics, train_rows)
 
     def train(
         self,
@@ -176,6 +177,7 @@ class RewardModelTrainer(Trainer):
         result = trainer.train(resume_from_checkpoint=last_checkpoint(output) if resume else None)
         trainer.save_model(str(output))
         trainer.processing_class.save_pretrained(str(output))
+        trained_pairs = write_training_pairs(output, run.train_rows)
         metrics = {"train_loss": round(result.training_loss, 6), **run.metrics}
         if run.test_rows is not None and len(run.test_rows):
             evaluation = pair_accuracy(output, triples_of(run.test_rows), max_length)
@@ -186,7 +188,12 @@ class RewardModelTrainer(Trainer):
             command="train rm",
             trainer="RewardTrainer",
             base=run.base,
-            dataset={"name": dataset, "splits": manifest["splits"], "kind": manifest["kind"]},
+            dataset={
+                "name": dataset,
+                "splits": manifest["splits"],
+                "kind": manifest["kind"],
+                "trained_pairs": trained_pairs,
+            },
             args=trainer.args,
             metrics=metrics,
             usage=f"prefsmith label --labeler reward_model --model {output} --max-length {max_length}",

@@ -25,6 +25,7 @@ from prefsmith.endpoints.weights import (
     read_config,
     resolve_device,
     resolve_dtype,
+    trained_pairs,
 )
 from prefsmith.labelers.base import Item, Labeler, TorchOptions
 from prefsmith.schemas.errors import UserError
@@ -56,6 +57,10 @@ class RewardModelLabeler(Labeler):
         self._identity = model_identity(options.model)
         self.model: Any = None
         self.tokenizer: Any = None
+
+    def trained_pairs(self) -> str | None:
+        found = trained_pairs(self.options.model)
+        return str(found) if found is not None else None
 
     def fingerprint_parts(self) -> dict[str, Any]:
         o = self.options

@@ -23,6 +23,7 @@ from prefsmith.schemas.errors import UserError
 from prefsmith.schemas.records import Label, load_json, to_table
 from prefsmith.schemas.secrets import scrub
 from prefsmith.store import Store, starts_with_any
+from prefsmith.store.labeler_records import record_labeler
 
 _log = logging.getLogger("prefsmith")
 
@@ -97,6 +98,8 @@ def run_labeler(
     """
     started = time.perf_counter()
     labeler.prepare(store)  # a labeler that reads the store (a panel's fit) is ready to key
+    record_labeler(store, labeler.name, labeler.fingerprint(),
+                   {"parts": labeler.fingerprint_parts(), "trained_pairs": labeler.trained_pairs()})  # fmt: skip
     index, count = shard or (0, 1)
     lease = f"{labeler.name}-{labeler.fingerprint()}-{index}of{count}"
     if max_cost is not None:

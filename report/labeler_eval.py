@@ -7,6 +7,8 @@ judged, per labeler:
 
 - `n` pairs with a decided verdict from the labeler, `accuracy` on them and `ci95`, a seeded
   percentile bootstrap interval (2,000 resamples of the pairs);
+- `in_training`: gold pairs left out because the labeler's model was trained on them (a model
+  prefsmith trained keeps their ids: `training-pairs.parquet`); never in `n`;
 - `ties` and `inconsistent` (a pairwise judge's two orders disagreeing) counted apart: neither
   is an error, neither is in `n`;
 - `kappa`: Cohen's kappa with the gold on the decided pairs (scikit-learn);
@@ -31,6 +33,7 @@ from prefsmith.ingest.rewardbench import GOLD, ingest_rewardbench, section_score
 from prefsmith.schemas.errors import UserError
 from prefsmith.schemas.records import load_json
 from prefsmith.store import Store
+from prefsmith.store.labeler_records import trained_pairs_file
 from prefsmith.store.queries import candidate_lengths, labels_of
 
 BOOTSTRAP = 2000
@@ -170,14 +173,31 @@ def evaluate_labelers(
     for name in names:
         labeler, fingerprint, rows, _ = labels_of(store, name)
         orders = _orders_of(store, labeler, fingerprint, rows)
-        overall = evaluate_labeler(name, rows, truth, lengths, orders, seed)
+        seen = _trained_on(store, labeler, fingerprint)
+        held_out = {key: verdict for key, verdict in truth.items() if key not in seen}
+        overall = evaluate_labeler(name, rows, held_out, lengths, orders, seed)
+        overall["in_training"] = len(truth) - len(held_out)
         if by:
             overall["groups"] = {
-                str(group): evaluate_labeler(name, rows, pairs, lengths, orders, seed)
+                str(group): evaluate_labeler(
+                    name, rows, {k: v for k, v in pairs.items() if k not in seen}, lengths,
+                    orders, seed,
+                )
                 for group, pairs in sorted(groups.items(), key=lambda kv: str(kv[0]))
-            }
+            }  # fmt: skip
         report["labelers"][name] = overall
     return report
+
+
+def _trained_on(store: Store, name: str, fingerprint: str) -> set[tuple[str, str, str]]:
+    """The gold-pair keys a labeler's model was trained on (prefsmith trained it), else none:
+    scored on them, it would be graded on its own homework."""
+    path = trained_pairs_file(store, name, fingerprint)
+    if path is None:
+        return set()
+    table = pl.read_parquet(path)
+    return {pair_key(p, a, b) for p, a, b in table.select("prompt_id", "chosen_id",
+                                                           "rejected_id").iter_rows()}  # fmt: skip
 
 
 def _rewardbench(store: Store, path: Path, labelers, seed: int) -> dict[str, Any]:

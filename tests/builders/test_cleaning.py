@@ -2,15 +2,18 @@
 ids, nothing else), near-duplicate prompts, PII placeholders, and the checks after tokenization."""
 
 import json
+import shutil
 from collections import Counter
 from pathlib import Path
 
 import polars as pl
 import pytest
-from cli_runner import run_json
+from cli_runner import run_json, runner
 
 from prefsmith.builders.near_duplicates import dropped_near_duplicates
 from prefsmith.builders.pii import redact
+from prefsmith.cli.app import app
+from prefsmith.store import Store
 
 DATA = Path(__file__).parents[1] / "data"
 MT_BENCH = DATA / "mt_bench_questions_18.jsonl"
@@ -72,6 +75,27 @@ def test_planted_benchmark_questions_are_dropped_with_their_ids_and_nothing_else
     again = run_json("check", "contamination", "--store", str(planted), "--dataset", "clean",
                      "--against", str(MT_BENCH))  # fmt: skip
     assert again["contaminated"] == 0
+
+
+def test_bundled_benchmarks_resolve_by_name_in_a_store_without_them(planted, tmp_path):
+    """`--decontaminate mt-bench,vicuna` as docs/datasets.md shows it, on a store that never
+    ingested a benchmark: the bundled sets are found by name."""
+    bare = tmp_path / "bare"
+    shutil.copytree(planted, bare)
+    shutil.rmtree(bare / "prompts")  # keep the hh prompts only: no mt-bench source left
+    parts = sorted((planted / "prompts").rglob("*.parquet"))
+    prompts = pl.concat([pl.read_parquet(p) for p in parts]).filter(pl.col("source") != "mt-bench")
+    Store(bare).write("prompts", prompts.to_arrow())
+    assert "mt-bench" not in set(Store(bare).scan("prompts").collect()["source"])
+    clean = run_json("build", "preference", "--store", str(bare), "--from", "human:hh-rlhf",
+                     "--name", "clean-bundled", "--decontaminate", "mt-bench,vicuna")  # fmt: skip
+    assert clean["drops"]["contaminated"] == 3
+    check = run_json("check", "contamination", "--store", str(bare), "--dataset",
+                     "clean-bundled", "--against", "mt-bench")  # fmt: skip
+    assert check["contaminated"] == 0
+    result = runner.invoke(app, ["build", "preference", "--store", str(bare), "--from",
+                                 "human:hh-rlhf", "--name", "x", "--decontaminate", "nope"])  # fmt: skip
+    assert result.exit_code != 0 and "bundled benchmark (mt-bench, vicuna)" in result.output
 
 
 def test_near_copies_cluster_and_the_most_labeled_prompt_is_kept():

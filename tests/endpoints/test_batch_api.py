@@ -249,6 +249,30 @@ def test_a_request_no_batch_can_answer_becomes_a_final_error(store_dir):
     assert store.count("labels") == 3
 
 
+def test_a_filtered_answer_is_a_failure_and_final_after_three_batches(store_dir):
+    """HTTP 200 with no usable answer (a content filter) is not asked again in paid batches
+    forever: it counts as a failed batch, and after MAX_FAILURES the label is a final error."""
+    filtered = {
+        "id": "chatcmpl-x", "object": "chat.completion", "created": 0, "model": MODEL,
+        "choices": [{"index": 0, "finish_reason": "content_filter",
+                     "message": {"role": "assistant", "content": None}}],
+    }  # fmt: skip
+    api = FakeBatchAPI(lambda body: (200, filtered))
+    try:
+        store = make_store(store_dir)
+        for _ in range(3):
+            label(store, api.url)
+            api.finish()
+        final = label(store, api.url)
+        again = label(store, api.url)
+    finally:
+        api.close()
+    assert final["errors_by_reason"] == {"batch_failed": 3} and len(api.batches) == 3
+    errors = store.scan("labels").collect()["error"].to_list()
+    assert all("finish_reason content_filter" in e for e in errors)
+    assert again["labeled"] == 0 and len(api.batches) == 3  # final: no fourth batch
+
+
 def test_batch_generation_with_several_samples_needs_a_seed():
     from prefsmith.schemas.run_config import GenerateConfig
 

@@ -5,6 +5,7 @@ folder holds its config, metrics and card."""
 import json
 import math
 
+import polars as pl
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -15,6 +16,7 @@ from prefsmith.finetune.registry import TRAINERS
 from prefsmith.finetune.settings import trainer_config
 from prefsmith.labelers.registry import build_labeler
 from prefsmith.labelers.runner import run_labeler
+from prefsmith.report.labeler_eval import evaluate_labelers
 from prefsmith.schemas.errors import UserError
 from prefsmith.schemas.settings_text import parse_assignments
 from prefsmith.schemas.trainers import PolicyTrainOptions, RewardModelTrainOptions
@@ -68,8 +70,19 @@ def test_reward_model_trains_and_the_labeler_loads_it(hh_datasets, tiny_encoder,
     body = {k: v for k, v in before.state_dict().items() if k.startswith("bert.encoder")}
     assert any(not torch.equal(v, after.state_dict()[k]) for k, v in body.items())
     labeler = build_labeler("reward_model", {"model": str(output), "max_length": 128})
-    result = run_labeler(hh_datasets, labeler, limit=10)
-    assert result["labeled"] == 10 and result["errors"] == 0
+    result = run_labeler(hh_datasets, labeler)
+    assert result["labeled"] > 0 and result["errors"] == 0
+    # It is never scored on the pairs it was trained on: they are `in_training`, apart.
+    trained = pl.read_parquet(output / "training-pairs.parquet")
+    assert (
+        trained.height
+        == summary["train_pairs"]
+        == len(load_split(hh_datasets, "hh", "train", ("preference",)))
+    )
+    report = evaluate_labelers(hh_datasets, "human:hh-rlhf", ["reward_model"])
+    figures = report["labelers"]["reward_model"]
+    assert figures["in_training"] == trained.height
+    assert 0 < figures["n"] <= report["gold_pairs"] - trained.height
 
 
 @pytest.mark.slow

@@ -106,7 +106,12 @@ def test_quickstart_runs_every_stage_and_reruns_for_free(tmp_path, monkeypatch, 
                     "## Agreement", "## Fine-tuning"):  # fmt: skip
         assert section in report
     trust = next(s for s in summary["stages"] if s.get("command") == "eval labelers")
-    assert trust["labelers"]["rm-hh"]["n"] == 598 and "panel" in trust["labelers"]
+    rm_hh = trust["labelers"]["rm-hh"]  # trained here: scored on its held-out pairs only
+    assert rm_hh["in_training"] > 0 and rm_hh["n"] + rm_hh["in_training"] == 598
+    assert "panel" in trust["labelers"]
+    trust_table = report.split("## Which labels to trust")[1].split("\n## ")[0]
+    row = next(line for line in trust_table.splitlines() if line.startswith("| rm-hh |"))
+    assert row.split("|")[2:4] == [f" {rm_hh['n']} ", f" {rm_hh['in_training']} "]
     assert "| panel |" in report and "| length |" in report  # the panel's weights
     html = (store / "report" / "report.html").read_text()
     assert html.count("data:image/png;base64,") >= 3  # scores, agreement, reward matching
