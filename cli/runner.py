@@ -87,8 +87,12 @@ def flow_session() -> Iterator[FlowSession]:
     kept to one line. The flow is called by name inside, so a reader (or go-to-definition)
     goes from the command to the flow:
 
+        from prefsmith.flows import label as label_flows
+
         with flow_session() as session:
-            summary = session.result(label_flow(store=store, config=settings, return_state=True))
+            summary = session.result(
+                label_flows.label(store=store, config=settings, return_state=True)
+            )
     """
     from prefsmith.cli.warm_key import start_in_background
     from prefsmith.runtime.prefect_env import original_env, use_local_server
