@@ -19,6 +19,7 @@ fingerprint and the run summary.
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any
 
@@ -47,6 +48,12 @@ class PanelOptions(LabelerOptions):
     seed: int = Field(default=0, description="Seed of the fold assignment.")
     length_covariate: bool = Field(
         default=True, description="Fit the length difference as a covariate."
+    )
+    min_overlap: int = Field(
+        default=30, ge=0, description="Gold pairs a member must have judged to be fit."
+    )
+    drop_sparse: bool = Field(
+        default=False, description="Drop a member under min_overlap with a warning, not an error."
     )
 
 
@@ -82,9 +89,37 @@ class PanelLabeler(Labeler):
             golds.append(opinions_from_labels(gold_name, gold_rows))
             sources[spec] = [gold_fp, len(gold_rows)]
         lengths = candidate_lengths(store)
-        self.fit = fit_panel(members, golds, lengths, self.options)
-        self.fit["sources"] = sources
+        specs, members, coverage = self._covered(list(self.options.members), members, golds)
+        self.fit = fit_panel(members, golds, lengths, self.options, specs)
+        self.fit.update(sources=sources, coverage=coverage,
+                        dropped=[s for s in self.options.members if s not in specs])  # fmt: skip
         self._members, self._lengths = members, lengths
+
+    def _covered(
+        self, specs: list[str], members: list[Opinions], golds: list[Opinions]
+    ) -> tuple[list[str], list[Opinions], dict[str, int]]:
+        """Each member's coverage (the decided gold pairs it judged); a member under
+        `min_overlap` is refused, or dropped with a warning under `drop_sparse`."""
+        verdicts, _ = gold_verdicts(golds)
+        coverage = {spec: sum(judged(member, *key) for key in verdicts)
+                    for spec, member in zip(specs, members, strict=True)}  # fmt: skip
+        sparse = [spec for spec in specs if coverage[spec] < self.options.min_overlap]
+        if sparse and not self.options.drop_sparse:
+            raise UserError(
+                "panel: " + ", ".join(f"{s} judged {coverage[s]} of the {len(verdicts)} gold pairs"
+                                      for s in sparse)
+                + f" (min_overlap {self.options.min_overlap}): label the gold pairs with it, or"
+                " --option drop_sparse=true to fit without it"
+            )  # fmt: skip
+        for spec in sparse:
+            logging.getLogger("prefsmith").warning(
+                "panel: %s judged %d of the %d gold pairs (min_overlap %d): dropped",
+                spec, coverage[spec], len(verdicts), self.options.min_overlap,
+            )  # fmt: skip
+        kept = [i for i, spec in enumerate(specs) if spec not in sparse]
+        if not kept:
+            raise UserError("panel: no member judged enough gold pairs to be fit")
+        return [specs[i] for i in kept], [members[i] for i in kept], coverage
 
     def fingerprint_parts(self) -> dict[str, Any]:
         if self.fit is None:
@@ -98,6 +133,7 @@ class PanelLabeler(Labeler):
             "length_covariate": o.length_covariate,
             "sources": self.fit["sources"],
             "weights": self.fit["weights"],
+            **({"dropped": self.fit["dropped"]} if self.fit["dropped"] else {}),
         }
 
     def label_batch(self, items: list[Item]) -> list[Label]:
@@ -123,14 +159,23 @@ class PanelLabeler(Labeler):
             "gold_pairs_by_labeler": fit.get("gold_pairs_by_labeler"),
             "cross_fitted_accuracy": fit.get("cross_fitted_accuracy"),
             "panel_weights": fit.get("weights"),
+            "panel_coverage": fit.get("coverage"),
+            "panel_dropped": fit.get("dropped"),
         }
 
 
-def feature_names(options: PanelOptions) -> list[str]:
+def feature_names(specs: list[str], length_covariate: bool) -> list[str]:
     names = []
-    for spec in options.members:
+    for spec in specs:
         names += [spec, f"{spec}:missing"]
-    return names + ([LENGTH] if options.length_covariate else [])
+    return names + ([LENGTH] if length_covariate else [])
+
+
+def judged(member: Opinions, prompt: str, a: str, b: str) -> bool:
+    """Whether the member said something about the pair (a score for both, or a verdict)."""
+    if member.kind == "score":
+        return member.margin(prompt, a, b) is not None
+    return member.prefer(prompt, a, b) in (1, 0, -1)
 
 
 def features(
@@ -165,7 +210,11 @@ def gold_verdicts(golds: list[Opinions]) -> tuple[dict[tuple[str, str, str], boo
 
 
 def fit_panel(
-    members: list[Opinions], golds: list[Opinions], lengths: dict[str, int], options: PanelOptions
+    members: list[Opinions],
+    golds: list[Opinions],
+    lengths: dict[str, int],
+    options: PanelOptions,
+    specs: list[str] | None = None,
 ) -> dict[str, Any]:
     """The panel's weights on all gold pairs, and per gold pair the weights of the model fit
     on the other folds; with the cross-fitted accuracy on gold."""
@@ -206,7 +255,8 @@ def fit_panel(
             cross[keys[index]] = weights.round(8).tolist()
             correct.append((float(x[index] @ weights) > 0) == bool(y[index]))
     weights = fit(np.arange(len(keys)))
-    names = feature_names(options)
+    names = feature_names(list(options.members) if specs is None else specs,
+                          options.length_covariate)  # fmt: skip
     return {
         "feature_names": names,
         "weight_vector": weights.tolist(),

@@ -32,9 +32,18 @@ def _with_first_turn(line: str, text: str) -> str:
     return json.dumps(row)
 
 
+NEAR = (
+    "Can you explain, step by step and in plain words, how the heart pumps blood through "
+    "the lungs and then around the whole body, and why a valve problem makes people tired?"
+)
+EMAIL, PHONE = "jane.doe@example.com", "+1 (415) 555-0132"
+
+
 @pytest.fixture(scope="module")
 def planted(tmp_path_factory):
-    """The hh slice with three MT-Bench questions planted in three first turns."""
+    """The hh slice with three MT-Bench questions planted in three first turns, three
+    near-copies of one question (one word changed in two of them) and one e-mail address and
+    one phone number; the slice itself has none of these (its max prompt Jaccard is 0.06)."""
     questions = _questions()
     verbatim = questions[81]
     recased = questions[82].upper().replace(".", "!!").replace(",", " ,;")
@@ -44,6 +53,11 @@ def planted(tmp_path_factory):
     lines[3] = _with_first_turn(lines[3], verbatim)
     lines[10] = _with_first_turn(lines[10], recased)
     lines[20] = _with_first_turn(lines[20], fragment)
+    lines[30] = _with_first_turn(lines[30], NEAR)
+    # copies of the whole dialogue: the prompt is every turn, so only a copy is near
+    lines[31] = _with_first_turn(lines[30], NEAR.replace("lungs", "chest"))
+    lines[32] = _with_first_turn(lines[30], NEAR.replace("tired", "weary"))
+    lines[40] = _with_first_turn(lines[40], f"Email me at {EMAIL} or call {PHONE} about it.")
     root = tmp_path_factory.mktemp("planted")
     (root / "hh.jsonl").write_text("\n".join(lines) + "\n")
     store = root / "s"
@@ -117,7 +131,10 @@ def test_near_duplicate_prompts_are_a_drop_reason(planted):
     summary = run_json("build", "preference", "--store", str(planted), "--from", "human:hh-rlhf",
                        "--name", "dedup", "--dedup-near", "0.5")  # fmt: skip
     manifest = json.loads((planted / "datasets" / "dedup" / "manifest.json").read_text())
-    assert manifest["drops"].get("near_duplicate", 0) == summary["drops"].get("near_duplicate", 0)
+    assert summary["drops"]["near_duplicate"] == 2  # the planted cluster of three keeps one
+    assert manifest["drops"]["near_duplicate"] == 2
+    card = (planted / "datasets" / "dedup" / "README.md").read_text()
+    assert "| near_duplicate | 2 |" in card
 
 
 PII = {
@@ -148,9 +165,18 @@ def test_redact_pii_counts_each_type_in_the_card(planted, tmp_path):
     assert counts == {"email": 2, "credit_card": 1}
     summary = run_json("build", "preference", "--store", str(planted), "--from", "human:hh-rlhf",
                        "--name", "redacted", "--redact-pii")  # fmt: skip
+    # the planted address and number, in the prompt of one pair: once in each of its rows'
+    # prompt (a pair row carries its prompt once)
+    assert summary["pii_redacted"] == {"email": 1, "phone": 1}
     card = (planted / "datasets" / "redacted" / "README.md").read_text()
-    for kind, count in summary.get("pii_redacted", {}).items():
+    for kind, count in summary["pii_redacted"].items():
         assert f"| {kind} | {count} |" in card
+    data = "".join(p.read_text() for p in (planted / "datasets" / "redacted").rglob("*.jsonl"))
+    rows = pl.concat(
+        [pl.read_parquet(p) for p in (planted / "datasets" / "redacted").rglob("*.parquet")]
+    )
+    text = data + rows.write_ndjson()
+    assert EMAIL not in text and PHONE not in text and "<EMAIL>" in text
 
 
 def test_pairs_identical_after_truncation_and_prompts_over_budget_are_dropped(

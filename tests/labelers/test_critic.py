@@ -131,3 +131,18 @@ def test_a_real_llama_cpp_critic_labels_or_explains_every_candidate(store_dir, l
     for label in store.scan("labels").collect().to_dicts():
         details = load_json(label["details"])
         assert label["error"] or {"spans", "unlocated"} <= set(details)
+
+
+@pytest.mark.slow
+def test_a_real_llama_cpp_critic_with_structured_output_parses_every_critique(
+    store_dir, llama_server
+):
+    """With the JSON schema as the server's grammar even the 135M model's critiques parse:
+    the answers reach the span locator, which free text from it never does."""
+    store = make_store(store_dir)
+    options = {"endpoint": llama_server.base_url, "model": llama_server.model_name,
+               "max_tokens": 160, "structured": "on"}  # fmt: skip
+    summary = run_labeler(store, build_labeler("critic", options))
+    assert (summary["labeled"], summary["errors"]) == (3, 0)
+    for label in store.scan("labels").collect().to_dicts():
+        assert {"spans", "unlocated"} <= set(load_json(label["details"]))

@@ -88,12 +88,61 @@ def test_without_the_covariate_the_length_taste_passes_on(synthetic):
     assert _chosen_is_longer(synthetic, "panel-raw") - gold_share > 0.05
 
 
-def test_a_rerun_with_the_same_labels_is_cached_and_new_gold_refits(synthetic):
-    options = {"members": "rm,lengthy", "gold": "gold", "name": "panel"}
-    again = run_labeler(synthetic, build_labeler("panel", options))
-    assert again["labeled"] == 0 and again["cached"] == PAIRS
+def test_a_rerun_with_the_same_labels_is_cached_and_new_gold_refits(tmp_path, synthetic):
+    store = Store(tmp_path / "copy")
+    for table in ("prompts", "candidates", "labels"):
+        store.write(table, synthetic.scan(table).collect().to_arrow())
+    options = {"members": "rm,lengthy", "gold": "gold", "name": "panel-rerun"}
+    first = run_labeler(store, build_labeler("panel", options))
+    again = run_labeler(store, build_labeler("panel", options))
+    assert first["labeled"] == PAIRS and again["labeled"] == 0 and again["cached"] == PAIRS
+    gold = store.scan("labels").collect().filter(labeler="gold").to_dicts()[:50]
+    more = [Label("gold", "fp2", "pairwise", g["prompt_id"], g["candidate_ids"][::-1], [0.0, 1.0])
+            for g in gold]  # fmt: skip
+    store.write("labels", to_table("labels", more))  # a newer gold fingerprint: a new fit
+    refit = run_labeler(store, build_labeler("panel", options))
+    assert refit["labeled"] == PAIRS and refit["gold_pairs"] == 50
 
 
 def test_too_few_gold_pairs_is_one_clear_error(synthetic):
     with pytest.raises(UserError, match="no labels from 'nobody'"):
         run_labeler(synthetic, build_labeler("panel", {"members": "rm", "gold": "nobody"}))
+    gold = synthetic.scan("labels").collect().filter(labeler="gold").to_dicts()[:7]
+    few = [Label("few-gold", "fp", "pairwise", g["prompt_id"], g["candidate_ids"], g["scores"])
+           for g in gold]  # fmt: skip
+    synthetic.write("labels", to_table("labels", few))
+    options = {"members": "rm", "gold": "few-gold", "min_overlap": 0}
+    with pytest.raises(UserError, match="7 decided gold pairs in few-gold; need at least 10"):
+        run_labeler(synthetic, build_labeler("panel", options))
+
+
+@pytest.fixture(scope="module")
+def with_a_sparse_member(synthetic):
+    """`sparse` scored the answers of 10 gold pairs only."""
+    rows = synthetic.scan("labels").collect().filter(labeler="rm").to_dicts()[:20]
+    sparse = [Label("sparse", "fp", "score", r["prompt_id"], r["candidate_ids"], r["scores"])
+              for r in rows]  # fmt: skip
+    synthetic.write("labels", to_table("labels", sparse))
+    return synthetic
+
+
+def test_a_member_that_judged_too_few_gold_pairs_is_refused_by_name(with_a_sparse_member):
+    options = {"members": "rm,sparse", "gold": "gold", "name": "panel-sparse"}
+    with pytest.raises(
+        UserError, match=r"sparse judged \d+ of the 400 gold pairs \(min_overlap 30\)"
+    ):
+        run_labeler(with_a_sparse_member, build_labeler("panel", options))
+
+
+def test_drop_sparse_fits_without_it_and_says_so(with_a_sparse_member, caplog):
+    options = {"members": "rm,sparse", "gold": "gold", "name": "panel-dropped",
+               "drop_sparse": True}  # fmt: skip
+    summary = run_labeler(with_a_sparse_member, build_labeler("panel", options))
+    assert summary["panel_dropped"] == ["sparse"]
+    assert summary["panel_coverage"]["rm"] == PAIRS and summary["panel_coverage"]["sparse"] < 30
+    assert "sparse" not in summary["panel_weights"] and "rm" in summary["panel_weights"]
+    assert any("sparse judged" in r.getMessage() and "dropped" in r.getMessage()
+               for r in caplog.records)  # fmt: skip
+    lowered = {**options, "name": "panel-low", "drop_sparse": False, "min_overlap": 1}
+    kept = run_labeler(with_a_sparse_member, build_labeler("panel", lowered))
+    assert "sparse" in kept["panel_weights"] and not kept["panel_dropped"]

@@ -92,6 +92,12 @@ def test_the_figures_of_a_hand_made_store(hand_made):
     assert rm["ci95"] == [round(float(np.percentile(means, q)), 4) for q in (2.5, 97.5)]
     assert rm["ci95"][0] < rm["accuracy"] < rm["ci95"][1]
 
+    # Calibration (labelers with scores and >= 10 decided pairs): P(first preferred) from a
+    # logistic fit on the score difference (+-1 here, right on 15 of 19), then its Brier score
+    # and 10-bin ECE. Pinned: a change in either computation shows here.
+    assert (rm["brier"], rm["ece"]) == (0.1669, 0.0564)
+    assert judge.get("brier") is None  # a pairwise judge has no scores to calibrate
+
 
 def test_accuracy_on_the_hh_slice_equals_a_direct_polars_computation(hh_datasets):
     report = run_json("eval", "labelers", "--store", str(hh_datasets.root), "--gold",
