@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from prefsmith.finetune.datasets import built_dataset, load_split
-from prefsmith.finetune.outputs import write_run_files
+from prefsmith.finetune.outputs import write_run_files, write_training_pairs
 from prefsmith.finetune.settings import last_checkpoint, trainer_config
 from prefsmith.finetune.specs import Trainer
 from prefsmith.finetune.train_log import quiet_library_deprecations, quiet_training
@@ -265,6 +265,8 @@ class PolicyTrainer(Trainer):
         )  # fmt: skip
         result = tuned.train(resume_from_checkpoint=last_checkpoint(output) if resume else None)
         context.update(train_loss=result.training_loss, lora=bool(options.lora_r))
+        # The ids of the pairs it saw, where its rows carry them (preference rows), as `train rm`.
+        write_training_pairs(output, load_split(store, dataset, "train", self.kinds))
         card = {k: v.format(dataset=dataset, output=output) if isinstance(v, str) else v
                 for k, v in CARDS[method].items()}  # fmt: skip
         summary = _finish(method, tuned, context, output, dataset, **card)

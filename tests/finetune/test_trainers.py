@@ -91,6 +91,8 @@ def test_dpo_trains_the_policy_and_it_loads(hh_datasets, tiny_chat_model, tmp_pa
     options = PolicyTrainOptions(base=str(tiny_chat_model), max_length=128)
     summary = TRAINERS["dpo"].train(hh_datasets, "hh", output, options, settings=TINY_POLICY)
     assert _trained_max_length(output) == 128  # --max-length reaches trl's DPOConfig
+    trained = pl.read_parquet(output / "training-pairs.parquet")  # what eval leaves out
+    assert trained.height == len(load_split(hh_datasets, "hh", "train", ("preference",)))
     assert math.isfinite(summary["train_loss"]) and "test_rewards_accuracies" in summary
     assert weights_changed(tiny_chat_model, output)
     assert_run_folder(output, "train dpo")
