@@ -80,8 +80,8 @@ class Labeler(ABC):
     def fingerprint_parts(self) -> dict[str, Any]:
         """Everything that changes the output: model identity, templates, parameters."""
 
-    def trained_pairs(self) -> str | None:
-        """The file of pair ids this labeler's model was trained on (a model prefsmith
+    def trained_pairs(self) -> str | list[str] | None:
+        """The file(s) of pair ids this labeler's model was trained on (a model prefsmith
         trained), so evaluations leave those pairs out; None for any other labeler."""
         return None
 

@@ -74,15 +74,17 @@ class PanelLabeler(Labeler):
 
     def prepare(self, store: Any) -> None:
         """Read the members' and the gold's labels and fit the panel (cross-fitted on gold)."""
+        from prefsmith.store.labeler_records import trained_pairs_files
         from prefsmith.store.queries import candidate_lengths, labels_of
 
         if self.fit is not None:
             return
-        members, sources = [], {}
+        members, sources, trained = [], {}, {}
         for spec in self.options.members:
-            _, fingerprint, rows, _ = labels_of(store, spec)
+            name, fingerprint, rows, _ = labels_of(store, spec)
             members.append(opinions_from_labels(spec, rows))
             sources[spec] = [fingerprint, len(rows)]
+            trained[spec] = [str(p) for p in trained_pairs_files(store, name, fingerprint)]
         golds = []
         for spec in self.options.gold:
             gold_name, gold_fp, gold_rows, _ = labels_of(store, spec)
@@ -94,6 +96,12 @@ class PanelLabeler(Labeler):
         self.fit.update(sources=sources, coverage=coverage,
                         dropped=[s for s in self.options.members if s not in specs])  # fmt: skip
         self._members, self._lengths = members, lengths
+        self._trained = sorted({f for spec in specs for f in trained[spec]})
+
+    def trained_pairs(self) -> list[str] | None:
+        """Its members' training pairs: a member scored on pairs it learned makes the panel
+        look better on them too."""
+        return getattr(self, "_trained", None) or None
 
     def _covered(
         self, specs: list[str], members: list[Opinions], golds: list[Opinions]

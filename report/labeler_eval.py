@@ -33,7 +33,7 @@ from prefsmith.ingest.rewardbench import GOLD, ingest_rewardbench, section_score
 from prefsmith.schemas.errors import UserError
 from prefsmith.schemas.records import load_json
 from prefsmith.store import Store
-from prefsmith.store.labeler_records import trained_pairs_file
+from prefsmith.store.labeler_records import trained_pairs_files
 from prefsmith.store.queries import candidate_lengths, labels_of
 
 BOOTSTRAP = 2000
@@ -192,12 +192,11 @@ def evaluate_labelers(
 def _trained_on(store: Store, name: str, fingerprint: str) -> set[tuple[str, str, str]]:
     """The gold-pair keys a labeler's model was trained on (prefsmith trained it), else none:
     scored on them, it would be graded on its own homework."""
-    path = trained_pairs_file(store, name, fingerprint)
-    if path is None:
-        return set()
-    table = pl.read_parquet(path)
-    return {pair_key(p, a, b) for p, a, b in table.select("prompt_id", "chosen_id",
-                                                           "rejected_id").iter_rows()}  # fmt: skip
+    seen = set()
+    for path in trained_pairs_files(store, name, fingerprint):
+        table = pl.read_parquet(path).select("prompt_id", "chosen_id", "rejected_id")
+        seen |= {pair_key(p, a, b) for p, a, b in table.iter_rows()}
+    return seen
 
 
 def _rewardbench(store: Store, path: Path, labelers, seed: int) -> dict[str, Any]:

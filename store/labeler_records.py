@@ -35,8 +35,11 @@ def labeler_record(store: Store, name: str, fingerprint: str) -> dict[str, Any] 
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-def trained_pairs_file(store: Store, name: str, fingerprint: str) -> Path | None:
-    """The pairs the labeler's model was trained on, if prefsmith trained it."""
+def trained_pairs_files(store: Store, name: str, fingerprint: str) -> list[Path]:
+    """The files of pairs the labeler's model (or, for a panel, its members' models) was
+    trained on, where prefsmith trained it. `name:ASPECT` is its labeler's."""
     record = labeler_record(store, name, fingerprint)
-    found = (record or {}).get("trained_pairs")
-    return Path(found) if found and Path(found).is_file() else None
+    if record is None and ":" in name:
+        record = labeler_record(store, name.rpartition(":")[0], fingerprint)
+    found = (record or {}).get("trained_pairs") or []
+    return [Path(f) for f in ([found] if isinstance(found, str) else found) if Path(f).is_file()]

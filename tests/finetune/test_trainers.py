@@ -83,6 +83,11 @@ def test_reward_model_trains_and_the_labeler_loads_it(hh_datasets, tiny_encoder,
     figures = report["labelers"]["reward_model"]
     assert figures["in_training"] == trained.height
     assert 0 < figures["n"] <= report["gold_pairs"] - trained.height
+    # A panel on top of it has seen those pairs too, through its member.
+    panel = build_labeler("panel", {"members": "reward_model", "gold": "human:hh-rlhf"})
+    run_labeler(hh_datasets, panel)
+    report = evaluate_labelers(hh_datasets, "human:hh-rlhf", ["panel"])
+    assert report["labelers"]["panel"]["in_training"] == trained.height
 
 
 @pytest.mark.slow
