@@ -22,6 +22,7 @@ from prefsmith.schemas.builds import PreferenceBuildConfig, RewardInPromptBuildC
 from prefsmith.schemas.errors import UserError
 from prefsmith.schemas.formats import ROW_FORMATS
 from prefsmith.store import Store
+from prefsmith.store.labeler_records import labeler_record
 from prefsmith.store.queries import candidates_of_origins, labels_of, texts_by_ids
 
 
@@ -45,10 +46,13 @@ def build_preference(store: Store, config: PreferenceBuildConfig) -> dict[str, A
         )
         if stale:
             drops["stale_fingerprint"] += stale
+    first = sources[0]
+    verifier = (labeler_record(store, first["labeler"], first["fingerprint"]) or {}).get("parts")
+    combine = config.combine or ("first" if (verifier or {}).get("check") else "agree")
     choices, pair_drops = choose_pairs(
         opinions,
         mode=config.pairs,
-        combine=config.combine,
+        combine=combine,
         weights=config.weights,
         min_margin=config.min_margin,
         quantile=config.quantile,
@@ -111,6 +115,7 @@ def build_preference(store: Store, config: PreferenceBuildConfig) -> dict[str, A
         "drops": dict(drops.most_common()),
         "length_bias": round(longer / len(pairs), 4),
         "labelers": sources,
+        "combine": combine,
         **cleaning.summary(),
     }
     kind = ROW_FORMATS[config.format].kind or "preference"

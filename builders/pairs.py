@@ -26,7 +26,7 @@ PAIR_MODES = {
     "ranking": ("best-worst", "all", "adjacent"),
     "pairwise": (),  # the pairs judged, whatever the mode
 }
-COMBINE_MODES = ("agree", "vote")
+COMBINE_MODES = ("agree", "vote", "first")
 CONFLICT = "conflict"
 
 
@@ -202,7 +202,9 @@ def choose_pairs(
     min_margin: float = 0.0,
     quantile: float = 0.25,
 ) -> tuple[list[PairChoice], Counter[str]]:
-    """Pairs every labeler agrees on (`agree`) or that win a weighted vote (`vote`)."""
+    """Pairs every labeler agrees on (`agree`), that win a weighted vote (`vote`), or that
+    the first labeler with a preference decides, in the order given (`first`: a verifier
+    first, then a judge for the answers the verifier scores equally)."""
     if combine not in COMBINE_MODES:
         raise UserError(f"--combine must be one of {', '.join(COMBINE_MODES)}, not {combine!r}")
     drops: Counter[str] = Counter()
@@ -223,7 +225,13 @@ def choose_pairs(
         if any(v == CONFLICT for v in given.values()):
             drops["conflicting_verdicts"] += 1
             continue
-        if combine == "agree":
+        if combine == "first":
+            decided = next(((n, v) for n, v in answers.items() if v not in (None, 0)), None)
+            if decided is None:
+                drops["tie" if given else "missing_opinion"] += 1
+                continue
+            total, given = decided[1], {decided[0]: decided[1]}
+        elif combine == "agree":
             if len(given) < len(all_opinions):
                 drops["missing_opinion"] += 1
                 continue

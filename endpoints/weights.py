@@ -93,6 +93,16 @@ def read_config(model: str) -> dict[str, Any]:
     return json.loads(config.read_text()) if config.is_file() else {}
 
 
+def has_chat_template(model: str) -> bool:
+    """Whether a model folder's tokenizer has a chat template, read from its files (so a
+    labeler's fingerprint is the same before and after it loads the tokenizer)."""
+    folder = Path(model)
+    if (folder / "chat_template.jinja").is_file() or (folder / "chat_template.json").is_file():
+        return True
+    config = folder / "tokenizer_config.json"
+    return config.is_file() and bool(json.loads(config.read_text()).get("chat_template"))
+
+
 def check_weights(path: str | None) -> None:
     """A checkpoint folder (with config.json) or a .gguf file; UserError otherwise."""
     if path is None:

@@ -91,6 +91,11 @@ class Labeler(ABC):
     def label_id(self, item: Item) -> str:
         return ids.label_id(item.candidate_ids, self.name, self.fingerprint())
 
+    def skip_reason(self, item: Item) -> str | None:
+        """Why this item has nothing to label (a verifier's prompt without a reference:
+        `no_reference`), counted in the run summary and never stored; None to label it."""
+        return None
+
     def prepare(self, store: Any) -> None:  # noqa: B027 - optional hook
         """Read what labeling needs from the store (another labeler's scores); before load."""
 

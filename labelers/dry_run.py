@@ -66,7 +66,7 @@ def plan_labeling(
         batch=batch,
     )
     labeler.prepare(store)
-    items, pending, _, cached = pending_items(
+    items, pending, _, cached, _ = pending_items(
         store, labeler, limit=limit, origins=origins, retry_errors=retry_errors
     )
     known = BatchRecords(store.root).known(endpoint) if batch else set()

@@ -11,6 +11,9 @@ from prefsmith.labelers.judge import JudgeLabeler
 from prefsmith.labelers.pairrm import PairRMLabeler
 from prefsmith.labelers.panel import PanelLabeler
 from prefsmith.labelers.reward_model import RewardModelLabeler
+from prefsmith.labelers.verify_code import VerifyCodeLabeler
+from prefsmith.labelers.verify_instructions import VerifyInstructionsLabeler
+from prefsmith.labelers.verify_math import VerifyMathLabeler
 from prefsmith.labelers.yes_no import YesNoLabeler
 from prefsmith.schemas.config import validate
 from prefsmith.schemas.errors import UserError
@@ -22,6 +25,9 @@ REGISTRY: dict[str, type[Labeler]] = {
     JudgeLabeler.key: JudgeLabeler,
     CriticLabeler.key: CriticLabeler,
     PanelLabeler.key: PanelLabeler,
+    VerifyMathLabeler.key: VerifyMathLabeler,
+    VerifyCodeLabeler.key: VerifyCodeLabeler,
+    VerifyInstructionsLabeler.key: VerifyInstructionsLabeler,
 }
 
 

@@ -20,6 +20,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from prefsmith.endpoints.weights import (
+    has_chat_template,
     import_torch,
     model_identity,
     read_config,
@@ -78,6 +79,8 @@ class RewardModelLabeler(Labeler):
         config = read_config(self.options.model)
         if self.tokenizer is not None and getattr(self.tokenizer, "chat_template", None):
             return "chat"
+        if self.tokenizer is None and has_chat_template(self.options.model):
+            return "chat"  # decided the same before load: the fingerprint must not move
         architectures = " ".join(config.get("architectures", [])) or self.options.model
         return "pair" if "Deberta" in architectures or "deberta" in architectures else "hh"
 

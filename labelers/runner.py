@@ -118,6 +118,18 @@ def _waiting(name: str) -> None:
     )
 
 
+def unskipped(labeler: Labeler, items: list[Item]) -> tuple[list[Item], Counter[str]]:
+    """The items the labeler labels, and how many it skips by reason (`skip_reason`)."""
+    kept, skipped = [], Counter()
+    for item in items:
+        reason = labeler.skip_reason(item)
+        if reason is None:
+            kept.append(item)
+        else:
+            skipped[reason] += 1
+    return kept, skipped
+
+
 def pending_items(
     store: Store,
     labeler: Labeler,
@@ -126,10 +138,11 @@ def pending_items(
     shard: tuple[int, int] | None = None,
     origins: Sequence[str] | None = None,
     retry_errors: Sequence[str] = (),
-) -> tuple[list[Item], list[Item], set[str], int]:
+) -> tuple[list[Item], list[Item], set[str], int, Counter[str]]:
     """(every item, the items to label in the order they are labeled, the label ids asked
-    again, how many items are labeled already): what the store lacks for this fingerprint."""
-    items = store_items(store, labeler.unit, origins)
+    again, how many items are labeled already, the items skipped by reason): what the store
+    lacks for this fingerprint."""
+    items, skipped = unskipped(labeler, store_items(store, labeler.unit, origins))
     stored = store.keys("labels")
     keyed = [(item, labeler.label_id(item)) for item in items]
     if shard is not None:
@@ -147,13 +160,13 @@ def pending_items(
             sum(map(len, item.contents)) + sum(len(m["content"]) for m in item.messages)
         )
     )
-    return items, pending, again, cached
+    return items, pending, again, cached, skipped
 
 
 def _run_holding_lease(
     store, labeler, started, limit, on_progress, shard, origins, while_loaded, retry_errors
 ) -> dict[str, Any]:
-    items, pending, again, cached = pending_items(
+    items, pending, again, cached, skipped = pending_items(
         store, labeler, limit=limit, shard=shard, origins=origins, retry_errors=retry_errors
     )
     labeled, errors, done, made, stopped = 0, Counter(), 0, [], None
@@ -182,6 +195,7 @@ def _run_holding_lease(
         "items": len(items),
         "labeled": labeled,
         "cached": cached,
+        **({"skipped": dict(skipped.most_common())} if skipped else {}),
         **verdicts,
         "errors": sum(errors.values()),
         "errors_by_reason": dict(errors.most_common()),

@@ -54,8 +54,11 @@ class PreferenceBuildConfig(DatasetBuildConfig):
     pairs: Literal["best-worst", "all", "quantile", "adjacent"] = Field(
         default="best-worst", description="Which pairs of a prompt's candidates"
     )
-    combine: Literal["agree", "vote"] = Field(
-        default="agree", description="With several labelers: keep pairs they agree on, or vote"
+    combine: Literal["agree", "vote", "first"] | None = Field(
+        default=None,
+        description="With several labelers: keep pairs they agree on, vote, or let the first "
+        "with a preference decide (default: first when the first labeler is a verifier, "
+        "else agree)",
     )
     weights: dict[str, float] = Field(
         default_factory=dict, description="Vote weights, e.g. judge=2,rm=1."

@@ -88,7 +88,7 @@ def test_max_cost_stops_within_one_batch_never_past_it_and_a_rerun_finishes_once
 def _batches(store, labeler, size):
     from prefsmith.labelers.runner import pending_items
 
-    _, pending, _, _ = pending_items(store, labeler)
+    _, pending, _, _, _ = pending_items(store, labeler)
     return [pending[i : i + size] for i in range(0, len(pending), size)]
 
 

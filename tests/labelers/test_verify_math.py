@@ -1,0 +1,121 @@
+"""verify-math: each answer convention, the references of MT-Bench's math questions, and
+hand-made right and wrong answers to them labeled through the CLI as a user would."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from prefsmith.cli.app import app
+from prefsmith.labelers.base import Item
+from prefsmith.labelers.math_answers import find_answer, find_reference
+from prefsmith.labelers.registry import build_labeler
+from prefsmith.schemas.records import Candidate, load_json, to_table
+from prefsmith.store import Store
+from tests.cli_runner import run_json, runner
+
+ROOT = Path(__file__).parents[2]
+QUESTIONS = ROOT / "data" / "prompts" / "mt_bench_questions.jsonl"
+ANSWERS = Path(__file__).parents[1] / "data" / "verify" / "mt_bench_math_answers.jsonl"
+
+
+@pytest.mark.parametrize(
+    ("text", "answer", "rule"),
+    [
+        ("First \\boxed{2}, then \\boxed{\\frac{1}{2}} at last.", "\\frac{1}{2}", "boxed"),
+        ("Natalia sold 48/2 = 24 clips in May.\n#### 72", "72", "hashes"),
+        ("So the final answer is 3/4. Let me check 5 again.", "3/4", "answer_is"),
+        ("Answer: 12", "12", "answer_is"),
+        ("Q: what is 2+2?\nA: 4\nThat was 1 step.", "4", "a_colon"),
+        ("We add 3 and 4 to get 7 apples.", "7", "last_number"),
+        ("It costs $1,250.50 in all", "$1,250.50", "last_number"),
+        ("No number here.", None, None),
+    ],
+)
+def test_each_convention_finds_the_final_answer(text, answer, rule) -> None:
+    found = find_answer(text)
+    got = (found.text, found.rule) if found else (None, None)
+    assert got == (answer, rule)
+
+
+def test_answer_pattern_replaces_the_conventions() -> None:
+    found = find_answer("The answer is 3. Result: 5 apples", re.compile(r"Result: (\d+)"))
+    assert (found.text, found.rule) == ("5", "pattern")
+    assert find_answer("The answer is 3.", re.compile(r"Result: (\d+)")) is None
+
+
+def test_a_reference_written_answer_first_gives_its_leading_number() -> None:
+    assert find_reference("19 integers (-14, ..., 4)").text == "19"
+    assert find_reference("0\n\nVery simple. just (x+y)^2 = 0").text == "0"
+    assert find_reference("36 (all cases) - 1 = 35, so the probability is 35/36").text == "35/36"
+    assert find_reference("Area is 3").text == "3"
+
+
+def _item(content: str, **metadata) -> Item:
+    return Item("p", [{"role": "user", "content": "?"}], ["c"], [content], metadata=metadata)
+
+
+def test_equivalent_forms_are_one_answer_and_details_say_how_it_was_found() -> None:
+    labeler = build_labeler("verify-math", {})
+    label = labeler.check(_item("The probability is \\boxed{\\frac{35}{36}}.", reference="35/36"))
+    assert label.scores == [1.0]
+    assert label.details["rule"] == "boxed" and label.details["reference"] == "35/36"
+    assert labeler.check(_item("#### 0.19", reference="19%")).scores == [1.0]
+    assert labeler.check(_item("#### 0.2", reference="19%")).scores == [0.0]
+    nothing = labeler.check(_item("I am not sure.", reference="4"))
+    assert nothing.scores == [0.0] and nothing.details["extracted"] is None
+
+
+def test_prompts_without_a_usable_reference_are_skipped_not_labeled() -> None:
+    labeler = build_labeler("verify-math", {})
+    assert labeler.skip_reason(_item("4")) == "no_reference"
+    assert labeler.skip_reason(_item("4", reference='The answer is "Washington, DC".')) == (
+        "unparseable_reference"
+    )
+    assert labeler.skip_reason(_item("4", answer="Natalia sold 72 clips.\n#### 72")) is None
+    other = build_labeler("verify-math", {"reference_field": "gold"})
+    assert other.skip_reason(_item("4", reference="4")) == "no_reference"
+    assert other.check(_item("the answer is 4", gold=4)).scores == [1.0]
+
+
+def test_mt_bench_math_answers_written_right_and_wrong_are_labeled_so(tmp_path: Path) -> None:
+    store_dir = tmp_path / "store"
+    run_json("ingest", "prompts", str(QUESTIONS), "--format", "mt-bench", "--store", str(store_dir))
+    store = Store(store_dir)
+    prompts = store.scan("prompts").select("prompt_id", "metadata").collect()
+    by_question = {load_json(m)["source_id"]: p for p, m in prompts.iter_rows()}
+    answers = [json.loads(line) for line in ANSWERS.read_text().splitlines()]
+    expected, candidates = {}, []
+    for row in answers:
+        for verdict, score in (("right", 1.0), ("wrong", 0.0)):
+            candidate = Candidate(by_question[row["question_id"]], row[verdict], origin="test")
+            candidates.append(candidate)
+            expected[candidate.candidate_id] = (row["question_id"], score)
+    writing = Candidate(by_question[81], "A travel blog post.", origin="test")  # no reference
+    capital = Candidate(by_question[102], "Washington, DC", origin="test")  # not math
+    store.write("candidates", to_table("candidates", [*candidates, writing, capital]))
+
+    summary = run_json("label", "--labeler", "verify-math", "--store", str(store_dir))
+    assert summary["labeled"] == 20 and summary["errors"] == 0
+    assert summary["skipped"] == {"no_reference": 1, "unparseable_reference": 1}
+    labels = store.scan("labels").filter(pl.col("labeler") == "verify-math").collect()
+    got = {row["candidate_ids"][0]: row["scores"][0] for row in labels.iter_rows(named=True)}
+    assert {cid: got[cid] for cid in expected} == {cid: s for cid, (_, s) in expected.items()}
+
+    again = run_json("label", "--labeler", "verify-math", "--store", str(store_dir))
+    assert again["labeled"] == 0 and again["cached"] == 20
+
+
+def test_a_bad_answer_pattern_is_one_clear_error(tmp_path: Path) -> None:
+    store_dir = str(tmp_path / "s")
+    run_json("ingest", "prompts", str(QUESTIONS), "--format", "mt-bench", "--store", store_dir)
+    result = runner.invoke(
+        app,
+        ["label", "--labeler", "verify-math", "--option", "answer_pattern=(", "--store", store_dir],
+    )
+    assert result.exit_code != 0
+    assert "answer_pattern '('" in result.output and "Traceback" not in result.output
