@@ -204,7 +204,10 @@ def _item(prompt: Any, completion: Any, row: dict[str, Any]) -> Item:
     else:  # its assistant turns (a tool-using completion: the calls and the final answer)
         turns = [_text(m.get("content")) for m in completion if m.get("role") == "assistant"]
         content = "\n\n".join(turn for turn in turns if turn)
-    prompt_id = ids.prompt_id(messages)
+    # A dataset built from the store carries its prompt ids: the same prompt then (MT-Bench's
+    # follow-up turn is part of its identity, and a system turn trl adds is not).
+    given = row.get("prompt_id")
+    prompt_id = given if isinstance(given, str) and given else ids.prompt_id(messages)
     metadata = {name: value for name, value in row.items() if _jsonable(value)}
     return Item(
         prompt_id=prompt_id,

@@ -218,6 +218,8 @@ def choose_pairs(
                 drops["duplicate_pair"] += 1
             proposed[key] = None
     weights = weights or {}
+    lead = all_opinions[0]
+    top = max((v for scored in lead.scores.values() for v in scored.values()), default=None)
     choices = []
     for prompt, a, b in proposed:
         answers = {o.name: o.prefer(prompt, a, b) for o in all_opinions}
@@ -226,9 +228,9 @@ def choose_pairs(
             drops["conflicting_verdicts"] += 1
             continue
         if combine == "first":
-            decided = next(((n, v) for n, v in answers.items() if v not in (None, 0)), None)
+            decided, reason = _first_say(all_opinions, answers, prompt, a, b, top)
             if decided is None:
-                drops["tie" if given else "missing_opinion"] += 1
+                drops[reason] += 1
                 continue
             total, given = decided[1], {decided[0]: decided[1]}
         elif combine == "agree":
@@ -249,6 +251,27 @@ def choose_pairs(
         margin = sum(margins) / len(margins) if margins else None
         choices.append(PairChoice(prompt, chosen, rejected, margin, tuple(sorted(given))))
     return choices, drops
+
+
+def _first_say(all_opinions, answers, prompt, a, b, top) -> tuple[tuple | None, str]:
+    """`first`: the first labeler decides; the next ones only order answers it scores the
+    same at its top score (two right answers, not two wrong ones). ((name, verdict), _) or
+    (None, why not)."""
+    lead = all_opinions[0]
+    verdict = answers[lead.name]
+    if verdict == CONFLICT:
+        return None, "conflicting_verdicts"
+    if verdict not in (None, 0):
+        return (lead.name, verdict), ""
+    if verdict is None:
+        return None, "missing_opinion"  # the first labeler did not judge it: no say for others
+    if lead.kind == "score" and lead.scores[prompt][a] != top:
+        return None, "tie_below_top"  # equally wrong: which is less wrong is no preference
+    for opinions in all_opinions[1:]:
+        later = answers[opinions.name]
+        if later not in (None, 0, CONFLICT):
+            return (opinions.name, later), ""
+    return None, "tie"
 
 
 def opinions_from_labels(name: str, labels: Iterable[Mapping[str, Any]]) -> Opinions:

@@ -24,7 +24,6 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-MARK = "@@prefsmith-test@@ "
 _FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[^\n]*\n(.*?)```", re.DOTALL)
 OUTCOMES = ("passed", "failed", "timeout", "crashed", "syntax_error")
 
@@ -76,74 +75,76 @@ def _text(value: Any) -> str:
 
 
 def program(code: str, tests: dict[str, Any], per_test_s: float) -> str:
-    """The program that runs `tests` against `code`, reporting one line per test."""
+    """The program that runs `tests` against `code`, reporting each test's outcome on the
+    sandbox's report channel (labelers/sandbox.py: `Sandbox.run`), in order."""
     return _HARNESS.format(
-        mark=repr(MARK), code=repr(code), per_test=per_test_s,
-        asserts=repr(tests.get("asserts")), setup=repr(tests.get("setup", "")),
-        io=repr(tests.get("io")),
+        code=repr(code), per_test=per_test_s, asserts=repr(tests.get("asserts")),
+        setup=repr(tests.get("setup", "")), io=repr(tests.get("io")),
     )  # fmt: skip
 
 
-def results(stdout: str) -> list[str]:
-    """The reported outcome of each test, in order, from the program's output."""
-    found = []
-    for line in stdout.split("\n"):
-        if line.startswith(MARK):
-            found.append(line[len(MARK) :].strip())
-    return found
-
-
+# The harness keeps its state in a closure, not in module globals the answer could reach
+# through `sys.modules["__main__"]`; the nonce that makes a report count is never in this
+# text. (An answer that digs through the interpreter's memory can still find it: running
+# untrusted code in the process that checks it is what HumanEval's harness does too.)
 _HARNESS = """\
 import io, os, signal, sys
-_out = os.fdopen(os.dup(1), "w")
-class _Late(BaseException): pass
-def _late(*_): raise _Late()
-signal.signal(signal.SIGALRM, _late)
-def _say(what):
-    _out.write({mark} + what + "\\n"); _out.flush()
-def _run(source, scope, stdin=None):
-    signal.setitimer(signal.ITIMER_REAL, {per_test})
-    try:
-        if stdin is not None:
-            sys.stdin, sys.stdout = io.StringIO(stdin), io.StringIO()
+def _harness(report, nonce_fd):
+    nonce = os.read(nonce_fd, 64).decode()
+    os.close(nonce_fd)
+    class Late(BaseException): pass
+    def late(*_): raise Late()
+    signal.signal(signal.SIGALRM, late)
+    def say(what):
+        os.write(report, (nonce + " " + what + "\\n").encode())
+    def run(source, scope, stdin=None):
+        signal.setitimer(signal.ITIMER_REAL, {per_test})
         try:
-            exec(source, scope)
-        except SystemExit:
-            pass
-        return sys.stdout.getvalue() if stdin is not None else None
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        sys.stdin, sys.stdout = sys.__stdin__, sys.__stdout__
-def _verdict(call):
+            if stdin is not None:
+                sys.stdin = io.TextIOWrapper(io.BytesIO(stdin.encode()))
+                sys.stdout = io.TextIOWrapper(io.BytesIO(), write_through=True)
+            try:
+                exec(source, scope)
+            except SystemExit:
+                pass
+            return sys.stdout.buffer.getvalue().decode(errors="replace") if stdin is not None else None
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            sys.stdin, sys.stdout = sys.__stdin__, sys.__stdout__
+    def verdict(call):
+        try:
+            return call()
+        except AssertionError:
+            return "failed"
+        except Late:
+            return "timeout"
+        except BaseException as error:
+            sys.stderr.write(type(error).__name__ + ": " + str(error)[:300] + "\\n")
+            return "crashed"
     try:
-        return call()
-    except AssertionError:
-        return "failed"
-    except _Late:
-        return "timeout"
-    except BaseException as error:
-        sys.stderr.write(type(error).__name__ + ": " + str(error)[:300] + "\\n")
-        return "crashed"
-try:
-    _code = compile({code}, "answer.py", "exec")
-except (SyntaxError, ValueError):
-    _say("syntax_error"); sys.exit(0)
-_asserts, _io = {asserts}, {io}
-if _asserts is not None:
-    _scope = {{"__name__": "__solution__"}}
-    _loaded = _verdict(lambda: _run(_code, _scope) or "loaded")
-    if _loaded == "loaded" and {setup}:
-        _loaded = _verdict(lambda: _run({setup}, _scope) or "loaded")
-    for _test in _asserts:
-        if _loaded != "loaded":
-            _say(_loaded if _loaded != "failed" else "crashed"); continue
-        _say(_verdict(lambda: _run(_test, _scope) or "passed"))
-else:
-    for _stdin, _expected in _io:
-        def _one():
-            got = _run(_code, {{"__name__": "__main__"}}, _stdin)
+        code = compile({code}, "answer.py", "exec")
+    except (SyntaxError, ValueError):
+        say("syntax_error")
+        return
+    asserts, pairs = {asserts}, {io}
+    if asserts is not None:
+        scope = {{"__name__": "__solution__"}}
+        loaded = verdict(lambda: run(code, scope) or "loaded")
+        if loaded == "loaded" and {setup}:
+            loaded = verdict(lambda: run({setup}, scope) or "loaded")
+        for test in asserts:
+            if loaded != "loaded":
+                say(loaded if loaded != "failed" else "crashed")
+                continue
+            say(verdict(lambda: run(test, scope) or "passed"))
+        return
+    for given, expected in pairs:
+        def one():
+            got = run(code, {{"__name__": "__main__"}}, given)
             same = [l.rstrip() for l in got.strip().splitlines()] == [
-                l.rstrip() for l in _expected.strip().splitlines()]
+                l.rstrip() for l in expected.strip().splitlines()]
             return "passed" if same else "failed"
-        _say(_verdict(_one))
+        say(verdict(one))
+_harness(int(sys.argv[1]), int(sys.argv[2]))
+del _harness
 """

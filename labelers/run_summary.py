@@ -21,6 +21,11 @@ def merge_summaries(summaries: list[dict[str, Any]], seconds: float) -> dict[str
     for summary in summaries:
         reasons.update(summary["errors_by_reason"])
     merged["errors_by_reason"] = dict(reasons.most_common())
+    skipped = Counter()
+    for summary in summaries:
+        skipped.update(summary.get("skipped", {}))
+    if skipped:
+        merged["skipped"] = dict(skipped.most_common())
     for key in dict.fromkeys(k for summary in summaries for k in summary if k not in _RUN_KEYS):
         merged[key] = _merge_figure([(s.get(key), s["labeled"]) for s in summaries])
     batches = [summary["batch"] for summary in summaries if "batch" in summary]
@@ -40,7 +45,7 @@ def merge_summaries(summaries: list[dict[str, Any]], seconds: float) -> dict[str
 
 
 _RUN_KEYS = {"command", "labeler", "fingerprint", "items", "labeled", "cached", "errors"}
-_RUN_KEYS |= {"errors_by_reason", "seconds", "items_per_s"}
+_RUN_KEYS |= {"errors_by_reason", "skipped", "seconds", "items_per_s"}
 _DOLLARS = {"cost_usd", "budget_usd", "spent_usd"}
 
 

@@ -142,13 +142,14 @@ def pending_items(
     """(every item, the items to label in the order they are labeled, the label ids asked
     again, how many items are labeled already, the items skipped by reason): what the store
     lacks for this fingerprint."""
-    items, skipped = unskipped(labeler, store_items(store, labeler.unit, origins))
+    items = store_items(store, labeler.unit, origins)
     stored = store.keys("labels")
     keyed = [(item, labeler.label_id(item)) for item in items]
     if shard is not None:
         index, count = shard
         keyed = [(item, key) for item, key in keyed if shard_of(key, count) == index]
-        items = [item for item, _ in keyed]
+    items, skipped = unskipped(labeler, [item for item, _ in keyed])
+    keyed = [(item, key) for item, key in keyed if labeler.skip_reason(item) is None]
     again = _stored_errors(store, labeler, retry_errors) if retry_errors else set()
     pending = [item for item, key in keyed if key not in stored or key in again]
     cached = len(items) - len(pending)

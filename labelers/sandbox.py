@@ -10,7 +10,9 @@ wall-clock time is up, every process of its group is killed, then the directory 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import secrets
 import select
 import shutil
 import signal
@@ -55,6 +57,7 @@ class Finished:
     stderr: str
     timed_out: bool
     seconds: float
+    reports: list[str]
 
 
 class Sandbox:
@@ -82,6 +85,12 @@ class Sandbox:
             )
         if ended.returncode != 0:
             raise UserError(f"verify-code: the sandbox does not start: {ended.stderr[-300:]}")
+        if landlock_abi() < 6:
+            logging.getLogger("prefsmith").warning(
+                "verify-code: this kernel's Landlock (ABI %d < 6, Linux < 6.12) cannot keep "
+                "the code from signalling processes of the same user outside the sandbox",
+                landlock_abi(),
+            )
 
     def close(self) -> None:
         """Remove the cgroups made for the runs."""
@@ -100,29 +109,48 @@ class Sandbox:
         return cgroup
 
     def run(self, program: str, stdin: str | None = None) -> Finished:
-        workdir = Path(tempfile.mkdtemp(prefix="prefsmith-sandbox-"))
+        """Run `program` confined. It is started as `main.py REPORT_FD NONCE_FD`: a line it
+        writes on REPORT_FD that begins with the nonce read from NONCE_FD (then closed) is
+        one of `Finished.reports`. Its outputs live beside its directory, not in it, so
+        the code it runs can neither rewrite them nor, without the nonce, forge a report."""
+        folder = Path(tempfile.mkdtemp(prefix="prefsmith-sandbox-"))
         try:
-            return self._run_in(workdir, program, stdin)
+            (folder / "work").mkdir()
+            return self._run_in(folder, program, stdin)
         finally:
-            shutil.rmtree(workdir, ignore_errors=True)
+            retry = "onexc" if sys.version_info >= (3, 12) else "onerror"
+            shutil.rmtree(folder, **{retry: _writable_then_again})
 
-    def _run_in(self, workdir: Path, program: str, stdin: str | None) -> Finished:
-        limits = self.limits
+    def _run_in(self, folder: Path, program: str, stdin: str | None) -> Finished:
+        limits, workdir = self.limits, folder / "work"
         (workdir / "main.py").write_text(program, encoding="utf-8")
+        nonce = secrets.token_hex(16)
+        nonce_read, nonce_write = os.pipe()
+        os.write(nonce_write, nonce.encode())
+        os.close(nonce_write)
+        reports = folder / ".reports"
         cgroup = self._cgroup() if self.cgroups is not None else None
         command = [
             sys.executable, "-I", str(LAUNCHER), str(workdir), str(workdir / "main.py"),
             str(limits.cpu_s), str(limits.memory_mb << 20), str(self.nproc), limits.network,
             str(cgroup / "cgroup.procs") if cgroup else "-",
         ]  # fmt: skip
-        out, err, given = workdir / ".stdout", workdir / ".stderr", workdir / ".stdin"
+        out, err, given = folder / ".stdout", folder / ".stderr", folder / ".stdin"
         given.write_text(stdin or "", encoding="utf-8")
         started = time.perf_counter()
-        with open(out, "wb") as stdout, open(err, "wb") as stderr, open(given, "rb") as source:
-            process = subprocess.Popen(
-                command, cwd=workdir, env={**CLEAN_ENV, "HOME": str(workdir)},
-                stdin=source, stdout=stdout, stderr=stderr, start_new_session=True,
-            )  # fmt: skip
+        with (
+            open(out, "wb") as stdout, open(err, "wb") as stderr, open(given, "rb") as source,
+            open(reports, "wb") as report,
+        ):  # fmt: skip
+            command += [str(report.fileno()), str(nonce_read)]
+            try:
+                process = subprocess.Popen(
+                    command, cwd=workdir, env={**CLEAN_ENV, "HOME": str(workdir)},
+                    stdin=source, stdout=stdout, stderr=stderr, start_new_session=True,
+                    pass_fds=(report.fileno(), nonce_read),
+                )  # fmt: skip
+            finally:
+                os.close(nonce_read)
             try:
                 timed_out = not _ended_within(process, limits.timeout_s)
             finally:
@@ -131,9 +159,28 @@ class Sandbox:
                     with self._lock:
                         self._free_cgroups.append(cgroup)
                 process.wait()
-        return Finished(
-            process.returncode, _tail(out), _tail(err), timed_out, time.perf_counter() - started
-        )
+        said = [
+            line[len(nonce) + 1 :] for line in _tail(reports).split("\n")
+            if line.startswith(nonce + " ")
+        ]  # fmt: skip
+        seconds = time.perf_counter() - started
+        return Finished(process.returncode, _tail(out), _tail(err), timed_out, seconds, said)
+
+
+def landlock_abi() -> int:
+    """The kernel's Landlock ABI version (0: none)."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    return max(0, libc.syscall(444, None, 0, 1))  # landlock_create_ruleset(VERSION)
+
+
+def _writable_then_again(function, path, _error) -> None:
+    """rmtree's retry for what the code made unreadable (`chmod 0` on a folder of its own)."""
+    with contextlib.suppress(OSError):
+        os.chmod(os.path.dirname(path), 0o700)
+        os.chmod(path, 0o700)
+        function(path)
 
 
 def _ended_within(process: subprocess.Popen, seconds: float) -> bool:

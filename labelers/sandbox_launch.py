@@ -1,6 +1,6 @@
 """Run one Python program confined, then exec it in this same interpreter (stdlib only).
 
-    python -I sandbox_launch.py WORKDIR PROGRAM CPU_S MEMORY_BYTES NPROC NETWORK CGROUP
+    python -I sandbox_launch.py WORKDIR PROGRAM CPU_S MEMORY_BYTES NPROC NETWORK CGROUP ARGS...
 
 Started by labelers/sandbox.py in a new session (its own process group), in WORKDIR, with
 an environment holding no secrets. Before the program runs, this process:
@@ -11,7 +11,11 @@ an environment holding no secrets. Before the program runs, this process:
   is `allow` (exit 97 when the kernel refuses the namespace);
 - restricts itself with Landlock: files may be written only under WORKDIR (and /dev/null),
   no TCP connect or bind, no signals to processes outside the sandbox (exit 98 when the
-  kernel has no Landlock).
+  kernel has no Landlock);
+- installs a seccomp filter: no changes to files' modes, owners, times or extended
+  attributes anywhere (Landlock does not cover those), and, without the network, no
+  sockets at all (a Unix socket by path, /var/run/docker.sock, is outside any namespace).
+Then it runs PROGRAM as `__main__` with `sys.argv = [PROGRAM, ARGS...]`.
 """
 
 import ctypes
@@ -24,6 +28,13 @@ NO_NETWORK_NAMESPACE, NO_LANDLOCK = 97, 98
 CLONE_NEWUSER, CLONE_NEWNET = 0x10000000, 0x40000000
 PR_SET_NO_NEW_PRIVS = 38
 SYS_CREATE_RULESET, SYS_ADD_RULE, SYS_RESTRICT_SELF = 444, 445, 446  # x86_64 and arm64
+PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
+# (audit arch, socket, [chmod, chown, utime and xattr calls]) per machine
+SYSCALLS = {
+    "x86_64": (0xC000003E, 41, [90, 91, 268, 452, 92, 93, 94, 260, 132, 235, 261, 280,
+                                 188, 189, 190, 197, 198, 199]),
+    "aarch64": (0xC00000B7, 198, [52, 53, 452, 54, 55, 88, 5, 6, 7, 14, 15, 16]),
+}  # fmt: skip
 
 
 class RulesetAttr(ctypes.Structure):
@@ -69,6 +80,34 @@ def _landlock(libc: ctypes.CDLL, workdir: str, network: bool) -> bool:
     return libc.syscall(SYS_RESTRICT_SELF, ruleset, 0) == 0
 
 
+class SockFilter(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8),
+                ("k", ctypes.c_uint32)]  # fmt: skip
+
+
+class SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_uint16), ("filter", ctypes.POINTER(SockFilter))]
+
+
+def _seccomp(libc: ctypes.CDLL, network: bool) -> bool:
+    """Refuse (EPERM) the syscalls above; another architecture's calls kill the process."""
+    machine = os.uname().machine
+    if machine not in SYSCALLS:
+        return True  # Landlock and the namespaces still hold; nothing to add here
+    arch, socket, denied = SYSCALLS[machine]
+    denied = denied + ([] if network else [socket])
+    load, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06  # BPF_LD|W|ABS, JMP|JEQ|K, JMP|JGE|K, RET
+    allow, errno, kill = 0x7FFF0000, 0x00050000 | 1, 0x80000000
+    n = len(denied)
+    code = [(load, 0, 0, 4), (jeq, 1, 0, arch), (ret, 0, 0, kill), (load, 0, 0, 0)]
+    code.append((jge, n + 1, 0, 0x40000000))  # x32 calls on x86_64: refused
+    code += [(jeq, n - i, 0, number) for i, number in enumerate(denied)]
+    code += [(ret, 0, 0, allow), (ret, 0, 0, errno)]
+    program = (SockFilter * len(code))(*[SockFilter(*line) for line in code])
+    fprog = SockFprog(len(code), program)
+    return libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0) == 0
+
+
 def main() -> None:
     workdir, program, cpu_s, memory, nproc, network, cgroup = sys.argv[1:8]
     libc = ctypes.CDLL(None, use_errno=True)
@@ -77,8 +116,10 @@ def main() -> None:
         os._exit(NO_NETWORK_NAMESPACE)
     if not _landlock(libc, workdir, network == "allow"):
         os._exit(NO_LANDLOCK)
+    if not _seccomp(libc, network == "allow"):
+        os._exit(NO_LANDLOCK)
     os.chdir(workdir)
-    sys.argv = [program]
+    sys.argv = [program, *sys.argv[8:]]
     sys.path[0] = workdir
     runpy.run_path(program, run_name="__main__")
 

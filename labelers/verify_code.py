@@ -24,13 +24,14 @@ from typing import Any, Literal
 from pydantic import Field
 
 from prefsmith.labelers.base import Item, Labeler, LabelerOptions
-from prefsmith.labelers.code_tests import code_of, program, results, tests_of
+from prefsmith.labelers.code_tests import code_of, program, tests_of
 from prefsmith.labelers.sandbox import Limits, Sandbox
 from prefsmith.schemas.records import Label
 from prefsmith.schemas.secrets import scrub
 
 _log = logging.getLogger("prefsmith")
-HARNESS_VERSION = 1
+HARNESS_VERSION = 2
+TEST_OUTCOMES = ("passed", "failed", "timeout", "crashed")
 
 
 class VerifyCodeOptions(LabelerOptions):
@@ -115,10 +116,12 @@ class VerifyCodeLabeler(Labeler):
             return self.make_label(item, [0.0], {"outcome": "no_code", "passed": 0, "total": total})
         per_test = self.options.per_test_s or self.options.timeout_s
         ended = self.sandbox.run(program(code, tests, per_test))
-        said = results(ended.stdout)
+        said = ended.reports
         if said == ["syntax_error"]:
             details = {"outcome": "syntax_error", "passed": 0, "total": total}
             return self.make_label(item, [0.0], details)
+        if len(said) > total or not set(said) <= set(TEST_OUTCOMES):
+            said = ["crashed"] * total  # reports the harness never writes: not to be trusted
         out_of_time = ended.timed_out or ended.returncode in (-signal.SIGXCPU, -signal.SIGKILL)
         said += ["timeout" if out_of_time else "crashed"] * (total - len(said))
         passed = said.count("passed")

@@ -6,8 +6,14 @@
 The final result is found by the usual conventions (labelers/math_answers.py: `\\boxed{}`,
 `#### N`, "the answer is N", `A: N`, else the last number; `answer_pattern` replaces them)
 and compared with math-verify, which parses LaTeX, fractions, percentages and sets, so
-`\\frac{35}{36}` equals `35/36`. Details keep what was extracted, by which rule, and the
-reference's own final answer. An answer with no final result scores 0.
+`\\frac{35}{36}` equals `35/36`; short math is parsed whole (`\\frac{1}{2}`, not 2). Details
+keep what was extracted, by which rule, and the reference's own final answer. An answer
+with no final result scores 0, and so does a hedged one: several numbers ("3 or 4",
+"1, 2, 3, 4") found by `####`, "the answer is", `A:` or as the last number, unless the
+reference is a set, tuple or interval (details: `ambiguous`). A snippet too costly to
+parse (an exponent tower, a huge exponent or factorial: see math_answers.py) scores 0
+unparsed (details: `too_complex`): math-verify's timeout works only in the main thread,
+and `prefsmith label` runs labelers in worker threads.
 
 The reference is the prompt set's own answer column (`reference`, as MT-Bench writes it;
 else `answer` as in GSM8K, `solution` as in MATH), else the reference joined by
@@ -27,12 +33,21 @@ from typing import Any
 from pydantic import Field
 
 from prefsmith.labelers.base import Item, Labeler, LabelerOptions
-from prefsmith.labelers.math_answers import MAX_SNIPPET, Found, find_answer, find_reference
+from prefsmith.labelers.math_answers import (
+    MAX_SNIPPET,
+    Found,
+    find_answer,
+    find_reference,
+    is_short_math,
+    several,
+    too_complex,
+)
 from prefsmith.schemas.errors import UserError
 from prefsmith.schemas.records import Label
 
 REFERENCE_COLUMNS = ("reference", "answer", "solution")
 TIMEOUT_S = 5  # math-verify's own per-parse limit; it works only in the main thread
+HEDGEABLE = ("hashes", "answer_is", "a_colon", "last_number")  # rules where "3 or 4" is a hedge
 
 
 class VerifyMathOptions(LabelerOptions):
@@ -71,7 +86,7 @@ class VerifyMathLabeler(Labeler):
             "check": "math",
             "answer_pattern": self.options.answer_pattern,
             "reference_field": self.options.reference_field,
-            "conventions": 1,
+            "conventions": 2,
             "math_verify": _math_verify_version(),
         }
 
@@ -118,13 +133,14 @@ class VerifyMathLabeler(Labeler):
         found = find_answer(item.contents[0], self.pattern)
         if found is None:
             return self.make_label(item, [0.0], {**details, "extracted": None, "rule": None})
+        details.update(extracted=found.text[:MAX_SNIPPET], rule=found.rule, parsed=None)
+        if found.rule in HEDGEABLE and several(found.text) and not _is_set(gold):
+            return self.make_label(item, [0.0], {**details, "ambiguous": True})
+        if too_complex(found.text):
+            return self.make_label(item, [0.0], {**details, "too_complex": True})
         answer = _parse(found)
         correct = bool(answer) and verify(gold, answer, timeout_seconds=_timeout())
-        details.update(
-            extracted=found.text[:MAX_SNIPPET],
-            rule=found.rule,
-            parsed=str(answer[-1]) if answer else None,
-        )
+        details["parsed"] = str(answer[-1]) if answer else None
         return self.make_label(item, [1.0 if correct else 0.0], details)
 
 
@@ -133,24 +149,47 @@ def _timeout() -> int | None:
 
 
 def _parse(found: Found) -> list[Any]:
+    """math-verify's reading of a snippet: short math whole (`$…$`), else as it stands."""
+    text = found.text
+    if too_complex(text):
+        return []
+    if found.rule == "boxed":
+        return _try_parse("\\boxed{" + text + "}")
+    if found.rule in ("last_number", "leading_number"):
+        text = text.replace("$", "")
+    whole = _try_parse("$" + _DOLLAR.sub("", text) + "$") if is_short_math(text) else []
+    return whole or _try_parse(text)
+
+
+_DOLLAR = re.compile(r"(?<!\\)\$")
+
+
+def _try_parse(text: str) -> list[Any]:
     from math_verify import parse
 
-    text = found.text[:MAX_SNIPPET]
-    if found.rule == "boxed":
-        text = "\\boxed{" + text + "}"
-    elif found.rule in ("last_number", "leading_number"):
-        text = text.replace("$", "")
     try:
         return parse(text, parsing_timeout=_timeout())
     except Exception:  # a pathological expression is no answer, not a failed run
         return []
 
 
+def _is_set(gold: list[Any]) -> bool:
+    """Whether math-verify read the reference as a set, tuple or interval."""
+    from sympy import Set, Tuple
+
+    return any(isinstance(value, Set | Tuple) for value in gold)
+
+
 @functools.lru_cache(maxsize=65536)
 def _gold(reference: str) -> tuple[list[Any], Found | None]:
-    """A reference's parsed final answer (empty when none is found or parsed)."""
+    """A reference's parsed final answer (empty when none is found or parsed); short math
+    math-verify cannot parse falls back to the leading or last number."""
     found = find_reference(reference)
-    return (_parse(found), found) if found is not None else ([], None)
+    parsed = _parse(found) if found is not None else []
+    if not parsed and found is not None and found.rule == "math":
+        found = find_reference(reference, whole=False)
+        parsed = _parse(found) if found is not None else []
+    return parsed, found
 
 
 @functools.lru_cache(maxsize=1)

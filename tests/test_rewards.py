@@ -80,6 +80,16 @@ def test_plain_and_conversational_answers_get_the_verifier_score(batches):
     assert item.metadata == {"reference": "4"}  # trl's own arguments are not columns
 
 
+def test_a_prompt_id_column_keys_the_answer_as_the_store_does(batches):
+    """A dataset built from the store (MT-Bench: the follow-up turn is part of the prompt's
+    id) carries `prompt_id`: the online answer is then the offline one."""
+    reward = reward_function("verify-math")
+    assert reward([QUESTION], ["#### 4"], answer=["4"], prompt_id=["p" * 32], **TRAINER) == [1.0]
+    item = batches[-1][0]
+    assert item.prompt_id == "p" * 32
+    assert item.candidate_ids == [ids.candidate_id("p" * 32, "#### 4")]
+
+
 def test_dataset_columns_reach_the_labeler_as_metadata(batches):
     reward = reward_function("verify-math:reference_field=gold")
     rows = {"gold": ["4", "4"], "tests": [["assert f() == 4"], []], "solution": ["4", "4"]}

@@ -3,6 +3,7 @@ and `eval labelers --gold verify-math`, on an MT-Bench math question with four a
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import polars as pl
@@ -73,9 +74,9 @@ def test_the_verifier_decides_first_and_the_judge_orders_its_ties(store_dir: Pat
                        "--from", "verify-math,judge", "--name", "cascade")  # fmt: skip
     pairs = _pairs(store_dir, "cascade")
     assert ("right_long", "right_short") in pairs  # a tie for the verifier: the judge orders it
-    assert ("wrong_b", "wrong_a") in pairs
     assert ("right_short", "wrong_a") in pairs  # the judge said otherwise: overruled
-    assert not any(c.startswith("wrong") and r.startswith("right") for c, r in pairs)
+    assert not any(c.startswith("wrong") for c, _ in pairs)  # never a wrong answer chosen
+    assert summary["drops"]["tie_below_top"] == 1  # wrong_b vs wrong_a: no preference
     assert summary["rows"] == len(pairs) and summary["combine"] == "first"
 
 
@@ -92,3 +93,22 @@ def test_the_verifier_as_gold_scores_the_judge(store_dir: Path) -> None:
     assert report["gold_pairs"] == 4  # right vs wrong: 2 x 2; equal scores are no gold pair
     assert (judge["n"], judge["accuracy"]) == (2, 0.5)  # right on 1 of the 2 it judged
     assert judge["ci95"][0] <= 0.5 <= judge["ci95"][1]
+
+
+def test_kto_and_reward_in_prompt_builds_take_verifier_scores(store_dir: Path) -> None:
+    run_json("build", "preference", "--store", str(store_dir), "--from", "verify-math",
+             "--pairs", "all", "--format", "kto", "--kto-threshold", "1", "--name", "kto")  # fmt: skip
+    names = {p.read_text(): p.name for p in (store_dir / "ids").iterdir()}
+    rows = pl.read_parquet(store_dir / "datasets" / "kto" / "data" / "*.parquet")
+    texts = {answer: name for name, answer in ANSWERS.items()}
+    labels = {texts[row["completion"][0]["content"]]: row["label"] for row in rows.to_dicts()}
+    assert labels == {"right_short": True, "right_long": True, "wrong_a": False, "wrong_b": False}
+    run_json("build", "reward-in-prompt", "--store", str(store_dir), "--rewards",
+             "correct=verify-math", "--name", "rip")  # fmt: skip
+    rows = pl.read_parquet(store_dir / "datasets" / "rip" / "data" / "*.parquet")
+    reward = {
+        names[row["candidate_id"]]: float(re.search(r"Correct reward: (\S+)<", row["prompt"])[1])
+        for row in rows.to_dicts()
+    }
+    assert set(reward) == set(ANSWERS)
+    assert reward["right_short"] == reward["right_long"] > reward["wrong_a"] == reward["wrong_b"]

@@ -144,6 +144,44 @@ def test_no_api_key_in_its_environment(labeler, monkeypatch) -> None:
     )
 
 
+def test_forged_reports_do_not_count(labeler) -> None:
+    wrong = "def add(a, b):\n    return 0\n"
+    forgeries = [
+        "import os\nfor fd in range(3, 20):\n    try:\n        os.write(fd, b'x passed\\n' * 9)\n"
+        "    except OSError:\n        pass\n",  # the report channel, without the nonce
+        "import os\nos.write(1, b'passed\\n' * 9)\nos._exit(0)\n",  # stdout, then leave early
+        "import sys\nsys.modules['__main__'].__dict__.clear()\n",  # the harness's globals
+        "import os, glob\nfor f in glob.glob('../.*'):\n    open(f, 'w').write('passed')\n",
+    ]
+    for forgery in forgeries:
+        label = labeler.check(_item(_python(wrong + forgery), tests=ADD_TESTS))
+        assert label.scores == [0.0], (forgery, label.details)
+
+
+def test_no_unix_socket_and_no_mode_change_outside(labeler, tmp_path: Path) -> None:
+    path = tmp_path / "host.sock"
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(str(path))
+    listener.listen()
+    listener.setblocking(False)
+    secret = tmp_path / "secret.txt"
+    secret.write_text("x")
+    secret.chmod(0o600)
+    code = (
+        "import os, socket\n"
+        f"for attempt in (lambda: os.chmod({str(secret)!r}, 0o777),\n"
+        f"                lambda: socket.socket(socket.AF_UNIX).connect({str(path)!r})):\n"
+        "    try:\n        attempt()\n    except OSError as error:\n        print(error)\n"
+        "def add(a, b):\n    return a + b"
+    )
+    label = labeler.check(_item(_python(code), tests=ADD_TESTS))
+    assert label.scores == [1.0]  # the attempts failed; the answer itself is right
+    with pytest.raises(BlockingIOError):
+        listener.accept()
+    assert secret.stat().st_mode & 0o777 == 0o600
+    listener.close()
+
+
 def test_a_labeling_run_goes_on_through_hostile_answers(tmp_path: Path) -> None:
     store_dir = tmp_path / "store"
     run_json("ingest", "prompts", str(WORLD / "mbpp.jsonl"), "--prompt-field", "text",

@@ -20,7 +20,7 @@ from tests.cli_runner import run_json, runner
 
 ROOT = Path(__file__).parents[2]
 QUESTIONS = ROOT / "data" / "prompts" / "mt_bench_questions.jsonl"
-ANSWERS = Path(__file__).parents[1] / "data" / "verify" / "mt_bench_math_answers.jsonl"
+ANSWERS = ROOT / "data" / "prompts" / "mt_bench_math_answers.jsonl"  # right, then wrong
 
 
 @pytest.mark.parametrize(
@@ -91,8 +91,8 @@ def test_mt_bench_math_answers_written_right_and_wrong_are_labeled_so(tmp_path: 
     answers = [json.loads(line) for line in ANSWERS.read_text().splitlines()]
     expected, candidates = {}, []
     for row in answers:
-        for verdict, score in (("right", 1.0), ("wrong", 0.0)):
-            candidate = Candidate(by_question[row["question_id"]], row[verdict], origin="test")
+        for completion, score in zip(row["completions"], (1.0, 0.0), strict=True):
+            candidate = Candidate(by_question[row["question_id"]], completion["text"], "test")
             candidates.append(candidate)
             expected[candidate.candidate_id] = (row["question_id"], score)
     writing = Candidate(by_question[81], "A travel blog post.", origin="test")  # no reference
