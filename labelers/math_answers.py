@@ -5,15 +5,16 @@ An answer's final result is found by the first convention that matches, in this 
 or `Answer: N` (what follows must begin like math: a digit, sign, `$`, `\\`, a bracket or
 `x =`), a line `A: N`, and otherwise the last number (with the numbers listed just before
 it: "3 or 4", "1, 2, 3"). A reference answer is read the same way, except that where no
-marker is found, a reference that is short math ("\\frac{14}{3}", "\\{-3, 3\\}", "p - q",
-at most 60 characters and no words but `or`, `and`, function names) is read whole (its
-right side if it is `f(2) = 0`); else a reference that *begins* with a number followed by
-a word, a line break or its end ("19 integers (-14, ..., 4)", "0\\n\\nVery simple. ...")
-gives that number: MT-Bench writes the answer first and explains after it. The Unicode
-minus (and an en dash before a digit) reads as `-`. `several` tells a hedged snippet
-("3 or 4", "1, 2, 3"; `12,000` and `1.5` are one number), `too_complex` one too costly
-to parse (a tower of exponents, an exponent over 10,000, a factorial over 100, more than
-MAX_SNIPPET characters). What was found is then parsed by math-verify.
+marker is found, a reference that is short math ("\\frac{14}{3}", "\\{-3, 3\\}", "p - q":
+one line of at most 60 characters, no words but `or`, `and` and function names) is read
+whole, or its right side if it is an equation (`f(2) = 0`: 0); else a reference that
+*begins* with a number followed by a word, a line break or its end ("19 integers (-14,
+..., 4)", "0\\n\\nVery simple. ...") gives that number: MT-Bench writes the answer first
+and explains after it. The Unicode minus (and an en dash before a digit) reads as `-`.
+`several` tells a hedged snippet ("3 or 4", "1, 2, 3"; `12,000` and `1.5` are one number),
+`too_complex` one too costly to parse (a tower of exponents, an exponent over 10,000, a
+factorial over 100, more than MAX_SNIPPET characters). What was found is then parsed by
+math-verify.
 """
 
 from __future__ import annotations
@@ -109,10 +110,11 @@ def find_reference(text: str, whole: bool = True) -> Found | None:
 
 
 def is_short_math(text: str) -> bool:
-    """Whether a text is short and holds no words but those of math (LaTeX commands aside)."""
+    """Whether a text is one short line with no words but math's (LaTeX commands aside)."""
     text = text.strip()
     words = _WORD.findall(_COMMAND.sub(" ", text))
-    return 0 < len(text) <= SHORT_MATH and all(MATH_WORDS.fullmatch(w) for w in words)
+    short = 0 < len(text) <= SHORT_MATH and "\n" not in text
+    return short and all(MATH_WORDS.fullmatch(w) for w in words)
 
 
 def several(text: str) -> bool:

@@ -47,6 +47,7 @@ from prefsmith.schemas.records import Label
 
 REFERENCE_COLUMNS = ("reference", "answer", "solution")
 TIMEOUT_S = 5  # math-verify's own per-parse limit; it works only in the main thread
+_DOLLAR = re.compile(r"(?<!\\)\$")  # an unescaped dollar
 HEDGEABLE = ("hashes", "answer_is", "a_colon", "last_number")  # rules where "3 or 4" is a hedge
 
 
@@ -145,7 +146,16 @@ class VerifyMathLabeler(Labeler):
 
 
 def _timeout() -> int | None:
-    return TIMEOUT_S if threading.current_thread() is threading.main_thread() else None
+    """math-verify's own limit in the main thread; in a worker thread (Prefect's) signals
+    can't interrupt, and `too_complex` has refused what could run long."""
+    if threading.current_thread() is threading.main_thread():
+        return TIMEOUT_S
+    import math_verify.grader
+    import math_verify.parser
+
+    # It would warn that timeouts are off, once per process, at WARNING: it is on purpose.
+    math_verify.parser.TIMEOUT_WARNING_SHOWN = math_verify.grader.TIMEOUT_WARNING_SHOWN = True
+    return None
 
 
 def _parse(found: Found) -> list[Any]:
@@ -159,9 +169,6 @@ def _parse(found: Found) -> list[Any]:
         text = text.replace("$", "")
     whole = _try_parse("$" + _DOLLAR.sub("", text) + "$") if is_short_math(text) else []
     return whole or _try_parse(text)
-
-
-_DOLLAR = re.compile(r"(?<!\\)\$")
 
 
 def _try_parse(text: str) -> list[Any]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import polars as pl
@@ -119,3 +121,116 @@ def test_a_bad_answer_pattern_is_one_clear_error(tmp_path: Path) -> None:
     )
     assert result.exit_code != 0
     assert "answer_pattern '('" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("reference", "text", "rule"),
+    [
+        ("\\frac{14}{3}", "\\frac{14}{3}", "math"),
+        ("\\{-3, 3\\}", "\\{-3, 3\\}", "math"),
+        ("3, -3", "3, -3", "math"),
+        ("10^{6}", "10^{6}", "math"),
+        ("2\\sqrt{2}", "2\\sqrt{2}", "math"),
+        ("p - q", "p - q", "math"),
+        ("f(2) = 0", "0", "math"),  # an equation's right side
+        ("Area is 3", "3", "last_number"),
+        ("38 people", "38", "leading_number"),
+        ("0\n\n2 * (10x+4) = 20x + 8 = 4 * (5x+2) + 0\n", "0", "leading_number"),
+    ],
+)
+def test_a_reference_in_short_math_is_read_whole(reference, text, rule) -> None:
+    found = find_reference(reference)
+    assert (found.text, found.rule) == (text, rule)
+
+
+def test_short_math_references_and_answers_keep_their_value() -> None:
+    labeler = build_labeler("verify-math", {})
+    for reference, right, wrong in [
+        ("\\frac{14}{3}", "The answer is 14/3.", "The answer is 3."),
+        ("\\{-3, 3\\}", "\\boxed{\\{3, -3\\}}", "\\boxed{3}"),
+        ("3, -3", "The answer is -3 or 3.", "#### -3"),
+        ("10^{6}", "#### 1000000", "#### 6"),
+        ("2\\sqrt{2}", "\\boxed{\\sqrt{8}}", "\\boxed{2}"),
+        ("p - q", "\\boxed{-q + p}", "\\boxed{q - p}"),
+        ("1/2", "The answer is \\frac{1}{2}.", "The answer is 2."),
+        ("10^{6}", "Answer: 10^{6}", "A: 10^{5}"),
+    ]:
+        assert labeler.skip_reason(_item(right, reference=reference)) is None
+        assert labeler.check(_item(right, reference=reference)).scores == [1.0], right
+        assert labeler.check(_item(wrong, reference=reference)).scores == [0.0], wrong
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "The answer is 3 or 4.",
+        "The answer is 1, 2, 3, 4.",
+        "#### 4 or 5",
+        "A: 3, 4",
+        "It is either 3 or 4",
+        "The answer is x = 3 or x = 4.",
+    ],
+)
+def test_hedged_answers_score_nothing_unless_the_reference_is_a_set(answer) -> None:
+    labeler = build_labeler("verify-math", {})
+    label = labeler.check(_item(answer, reference="4"))
+    assert label.scores == [0.0] and label.details["ambiguous"] is True
+    assert label.details["extracted"] and label.details["rule"] != "boxed"
+
+
+def test_lists_that_are_sets_and_numbers_that_are_one_are_not_hedges() -> None:
+    labeler = build_labeler("verify-math", {})
+    assert labeler.check(_item("The roots are 3 and -3", reference="3, -3")).scores == [1.0]
+    hedge = labeler.check(_item("The answer is 3 or 4.", reference="\\{3, 5\\}"))
+    assert hedge.scores == [0.0] and "ambiguous" not in hedge.details
+    for answer, reference in [("#### 12,000", "12000"), ("A: 1.5", "3/2"), ("Add 3 and 4: 7", "7")]:
+        label = labeler.check(_item(answer, reference=reference))
+        assert label.scores == [1.0] and "ambiguous" not in label.details, answer
+
+
+def test_a_unicode_minus_is_a_minus() -> None:
+    labeler = build_labeler("verify-math", {})
+    assert labeler.check(_item("x = \u22123", reference="3")).scores == [0.0]
+    assert labeler.check(_item("x = \u22123", reference="-3")).scores == [1.0]
+    assert labeler.check(_item("so x = \u20133", reference="-3")).scores == [1.0]
+    assert find_answer("pages 3\u20135").text == "5"  # a range, not a minus
+
+
+def test_answer_is_must_be_followed_by_math() -> None:
+    found = find_answer("the answer is correct: 2+2=4. Final: 7")
+    assert (found.text, found.rule) == ("7", "last_number")
+    assert find_answer("The answer is x = 5.").text == "x = 5"
+    assert find_answer("The final answer is **12**.").text == "12"
+
+
+def test_costly_expressions_are_refused_before_parsing() -> None:
+    labeler = build_labeler("verify-math", {})
+    for answer in ["\\boxed{9^{9^{9}}}", "#### 9**9**9", "\\boxed{2^{100000}}", "\\boxed{1000!}"]:
+        label = labeler.check(_item(answer, reference="4"))
+        assert label.scores == [0.0] and label.details["too_complex"] is True, answer
+    for answer in ["\\boxed{x^2+y^2+z^2}", "\\boxed{2^{2023}}", "\\boxed{(2^3)^2}", "#### 5!"]:
+        assert "too_complex" not in labeler.check(_item(answer, reference="4")).details
+
+
+def test_a_costly_expression_returns_quickly_outside_the_main_thread() -> None:
+    script = """
+import json, threading, time
+from prefsmith.labelers.base import Item
+from prefsmith.labelers.registry import build_labeler
+labeler = build_labeler("verify-math", {})
+item = lambda text: Item("p", [{"role": "user", "content": "?"}], ["c"], [text], metadata={"reference": "4"})
+labeler.check(item("\\\\boxed{4}"))  # imports and warms up math-verify
+out = {}
+thread = threading.Thread(target=lambda: out.update(labeler.check(item("\\\\boxed{9^{9^{9^{9^{9}}}}}")).details), daemon=True)
+start = time.monotonic()
+thread.start()
+thread.join(timeout=1.0)
+print(json.dumps({"alive": thread.is_alive(), "s": time.monotonic() - start, "details": out}))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )  # a hang is killed here (TimeoutExpired), and fails the test
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert not result["alive"] and result["s"] < 1.0
+    assert result["details"]["too_complex"] is True
