@@ -35,7 +35,8 @@ def _installed_layout(tmp_path: Path) -> Path:
     modules), so a test can add a wrong-way import without touching the checkout."""
     package = tmp_path / "prefsmith"
     package.mkdir()
-    shutil.copy(ROOT / "__init__.py", package / "__init__.py")
+    for module in ROOT.glob("*.py"):  # the package's own modules: __init__, rewards
+        shutil.copy(module, package / module.name)
     for name in PACKAGES:
         shutil.copytree(ROOT / name, package / name, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")

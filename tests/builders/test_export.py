@@ -140,7 +140,9 @@ def test_export_takes_the_token_from_the_prefect_secret_and_writes_it_nowhere(
     loggers = [logging.getLogger(name) for name in ("", "huggingface_hub", "prefect", "prefsmith")]
     for logger in loggers:  # huggingface_hub's logger does not propagate to the root
         logger.addHandler(keep)
-    monkeypatch.setattr(logging.getLogger("huggingface_hub"), "level", logging.DEBUG)
+    hf_logger = logging.getLogger("huggingface_hub")
+    hf_level = hf_logger.level
+    hf_logger.setLevel(logging.DEBUG)  # setLevel, not the attribute: it clears level caches
     try:
         result = runner.invoke(
             app,
@@ -153,6 +155,7 @@ def test_export_takes_the_token_from_the_prefect_secret_and_writes_it_nowhere(
         hub.close()
         for logger in loggers:
             logger.removeHandler(keep)
+        hf_logger.setLevel(hf_level)
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert summary["url"] == f"{hub.url}/datasets/my-org/hh-pairs"

@@ -284,6 +284,6 @@ def test_label_from_the_command_line_then_a_rerun_labels_nothing(tmp_path, tiny_
     unknown = runner.invoke(app, ["label", "--store", store, "--labeler", "zyn"])
     assert (
         unknown.exit_code == 2
-        and "unknown labeler 'zyn'; labelers: critic, judge, pairrm, panel, reward_model, yes_no"
+        and "unknown labeler 'zyn'; labelers: critic, judge, pairrm, panel, reward_model, verify-code, verify-instructions, verify-math, yes_no"
         in unknown.stderr
     )
