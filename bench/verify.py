@@ -93,7 +93,9 @@ def timed(labeler, items: list[Item]) -> tuple[float, list]:
     labels = []
     for start in range(0, len(items), labeler.batch_size):
         labels += labeler.label_batch(items[start : start + labeler.batch_size])
-    return time.perf_counter() - started, labels
+    seconds = time.perf_counter() - started
+    labeler.close()
+    return seconds, labels
 
 
 def direct_math(items: list[Item]) -> float:

@@ -26,7 +26,8 @@ ADD_TESTS = ["assert add(1, 2) == 3", "assert add(2, 0) == 2"]
 def labeler():
     labeler = build_labeler("verify-code", {"timeout_s": 4})
     labeler.load()
-    return labeler
+    yield labeler
+    labeler.close()  # the cgroups it made, as root
 
 
 def _item(answer: str, **metadata) -> Item:
