@@ -118,6 +118,7 @@ def label(
             instance,
             limit=config.limit,
             origins=config.origins,
+            sample=config.sample,
             retry_errors=config.retry_errors,
         )
         emit(plan, json_, f"label {instance.name} --dry-run ({store}): nothing sent")

@@ -54,6 +54,7 @@ def label_items(
     retry_errors: list[str] | None = None,
     max_cost: float | None = None,
     job: dict[str, Any] | None = None,
+    sample: float | None = None,
 ) -> dict[str, Any]:
     """Label shard `shard` of `shards` (at most `limit` items of it, spending at most
     `max_cost`)."""
@@ -63,6 +64,7 @@ def label_items(
     common = {
         "limit": limit,
         "origins": origins,
+        "sample": sample,
         "retry_errors": retry_errors or (),
         "max_cost": max_cost,
     }
@@ -106,6 +108,7 @@ def label(store: str, config: LabelConfig) -> dict[str, Any]:
             retry_errors=retry_errors,
             max_cost=max_cost,
             job=config.model_dump(),
+            sample=config.sample,
         )
     started = time.perf_counter()
     runner = make_task_runner(task_runner)
@@ -120,6 +123,7 @@ def label(store: str, config: LabelConfig) -> dict[str, Any]:
                 "shard": range(shards),
                 "shards": unmapped(shards),
                 "origins": unmapped(origins),
+                "sample": unmapped(config.sample),
                 "retry_errors": unmapped(retry_errors),
                 "max_cost": unmapped(None if max_cost is None else max_cost / shards),
                 "job": unmapped(config.model_dump()),

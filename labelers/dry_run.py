@@ -50,6 +50,7 @@ def plan_labeling(
     *,
     limit: int | None = None,
     origins: Sequence[str] | None = None,
+    sample: float | None = None,
     retry_errors: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The dry run's summary: requests, input tokens, output ceiling and cost range of the
@@ -67,7 +68,7 @@ def plan_labeling(
     )
     labeler.prepare(store)
     items, pending, _, cached, _ = pending_items(
-        store, labeler, limit=limit, origins=origins, retry_errors=retry_errors
+        store, labeler, limit=limit, origins=origins, sample=sample, retry_errors=retry_errors
     )
     known = BatchRecords(store.root).known(endpoint) if batch else set()
     labeler.client = RecordingClient(plan, model or endpoint, endpoint, known)

@@ -28,9 +28,12 @@ from prefsmith.store.labeler_records import record_labeler
 _log = logging.getLogger("prefsmith")
 
 
-def store_items(store: Store, unit: str, origins: Sequence[str] | None = None) -> list[Item]:
+def store_items(
+    store: Store, unit: str, origins: Sequence[str] | None = None, sample: float | None = None
+) -> list[Item]:
     """Every item of a unit: each candidate, each candidate pair of a prompt, or each prompt;
-    with `origins`, only candidates whose origin starts with one of them (`generate:`)."""
+    with `origins`, only candidates whose origin starts with one of them (`generate:`); with
+    `sample`, only the prompts of that share (`in_sample`)."""
     candidates = store.scan("candidates")
     if origins:
         candidates = candidates.filter(starts_with_any("origin", list(origins)))
@@ -43,6 +46,8 @@ def store_items(store: Store, unit: str, origins: Sequence[str] | None = None) -
         by_prompt.setdefault(prompt_id, []).append((candidate_id, content))
     items = []
     for prompt_id, messages, reference, metadata in prompts.iter_rows():
+        if sample is not None and not in_sample(prompt_id, sample):
+            continue
         answers = by_prompt.get(prompt_id, [])
         if unit == "candidate":
             groups = [[answer] for answer in answers]
@@ -64,6 +69,12 @@ def store_items(store: Store, unit: str, origins: Sequence[str] | None = None) -
     return items
 
 
+def in_sample(prompt_id: str, share: float) -> bool:
+    """Whether a prompt is in the sample of this share: its id (a hash) read as a number in
+    [0, 1). The same prompts whatever the labeler, so two labelers sampled alike meet."""
+    return int(prompt_id[:8], 16) / 0x100000000 < share
+
+
 def shard_of(label_id: str, shards: int) -> int:
     """The shard (0 .. shards-1) of an item, from its label id: stable across runs and
     machines, and it changes only with the labeler's fingerprint."""
@@ -81,12 +92,14 @@ def run_labeler(
     while_loaded: Callable[[Labeler], AbstractContextManager[Any]] | None = None,
     retry_errors: Sequence[str] = (),
     max_cost: float | None = None,
+    sample: float | None = None,
 ) -> dict[str, Any]:
     """Label what the store lacks for this labeler's fingerprint; returns the summary.
 
     `shard=(index, count)` keeps only the items of one shard (`shard_of`); the counts of
     the summary are then that shard's. `origins` keeps only candidates whose origin starts
-    with one of these prefixes. `while_loaded(labeler)` is entered around loading
+    with one of these prefixes; `sample` keeps only that share of the prompts (`in_sample`).
+    `while_loaded(labeler)` is entered around loading
     and labeling (a concurrency slot), only when there is something to label.
     `retry_errors` asks again for items whose stored label is a final error with one of
     these reasons (`all`: any), replacing those labels. `max_cost`: stop before a batch
@@ -105,8 +118,17 @@ def run_labeler(
     if max_cost is not None:
         labeler.use_budget(max_cost)
     with store.lease(lease, on_wait=lambda: _waiting(labeler.name)):
+        selection = {"origins": origins, "sample": sample}
         return _run_holding_lease(
-            store, labeler, started, limit, on_progress, shard, origins, while_loaded, retry_errors
+            store,
+            labeler,
+            started,
+            limit,
+            on_progress,
+            shard,
+            selection,
+            while_loaded,
+            retry_errors,
         )
 
 
@@ -138,11 +160,12 @@ def pending_items(
     shard: tuple[int, int] | None = None,
     origins: Sequence[str] | None = None,
     retry_errors: Sequence[str] = (),
+    sample: float | None = None,
 ) -> tuple[list[Item], list[Item], set[str], int, Counter[str]]:
     """(every item, the items to label in the order they are labeled, the label ids asked
     again, how many items are labeled already, the items skipped by reason): what the store
     lacks for this fingerprint."""
-    items = store_items(store, labeler.unit, origins)
+    items = store_items(store, labeler.unit, origins, sample)
     stored = store.keys("labels")
     keyed = [(item, labeler.label_id(item)) for item in items]
     if shard is not None:
@@ -165,10 +188,10 @@ def pending_items(
 
 
 def _run_holding_lease(
-    store, labeler, started, limit, on_progress, shard, origins, while_loaded, retry_errors
+    store, labeler, started, limit, on_progress, shard, selection, while_loaded, retry_errors
 ) -> dict[str, Any]:
     items, pending, again, cached, skipped = pending_items(
-        store, labeler, limit=limit, shard=shard, origins=origins, retry_errors=retry_errors
+        store, labeler, limit=limit, shard=shard, retry_errors=retry_errors, **selection
     )
     labeled, errors, done, made, stopped = 0, Counter(), 0, [], None
     with while_loaded(labeler) if pending and while_loaded else nullcontext():

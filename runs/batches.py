@@ -74,5 +74,6 @@ def write_answers(store: str, job: dict[str, Any]) -> dict[str, Any]:
         labeler,
         limit=config.limit,
         origins=config.origins,
+        sample=config.sample,
         retry_errors=config.retry_errors,
     )

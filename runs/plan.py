@@ -29,6 +29,7 @@ def plan_run(run: RunConfig) -> dict[str, Any]:
                 labeler,
                 limit=entry.limit,
                 origins=entry.origins,
+                sample=entry.sample,
                 retry_errors=entry.retry_errors,
             )
             stages.append({"stage": "label", **plan})

@@ -87,6 +87,11 @@ class LabelConfig(StrictModel):
         description="Only candidates whose origin starts with this (repeatable): generate:",
         json_schema_extra=aliases("--origin"),
     )
+    sample: float | None = Field(
+        default=None, gt=0, le=1,
+        description="Only this share of the prompts, picked by a hash of their ids (the same "
+        "prompts every run, and every labeler given the same share picks the same ones).",
+    )  # fmt: skip
     shards: int = Field(
         default=1, ge=1, description="Split the items into N parts labeled in parallel."
     )

@@ -4,14 +4,17 @@ import json
 import shutil
 from pathlib import Path
 
+import polars as pl
 import pytest
 from cli_runner import runner
 
 from prefsmith.cli.app import app
 from prefsmith.flows.pipeline import check_run
+from prefsmith.labelers.runner import in_sample
 from prefsmith.report.run_report import tidy_markdown
 from prefsmith.schemas.errors import UserError
 from prefsmith.schemas.run_config import load_run_config
+from prefsmith.store import Store
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -109,10 +112,27 @@ def test_quickstart_runs_every_stage_and_reruns_for_free(tmp_path, monkeypatch, 
     rm_hh = trust["labelers"]["rm-hh"]  # trained here: scored on its held-out pairs only
     assert rm_hh["in_training"] > 0 and rm_hh["n"] + rm_hh["in_training"] == 598
     assert "panel" in trust["labelers"]
+    # Every labeler meets the gold (the judge and ZYN on a 5% sample of it), and the table's
+    # figures are the command's.
+    assert set(trust["labelers"]) == {"rm-hh", "yes_no", "judge", "panel"}
     trust_table = report.split("## Which labels to trust")[1].split("\n## ")[0]
-    row = next(line for line in trust_table.splitlines() if line.startswith("| rm-hh |"))
-    assert row.split("|")[2:4] == [f" {rm_hh['n']} ", f" {rm_hh['in_training']} "]
-    assert "| panel |" in report and "| length |" in report  # the panel's weights
+    for name, figures in trust["labelers"].items():
+        assert figures["n"] > 0, name
+        row = next(line for line in trust_table.splitlines() if line.startswith(f"| {name} |"))
+        accuracy = f"{figures['accuracy']:.4g} [{figures['ci95'][0]:.4g}, {figures['ci95'][1]:.4g}]"
+        assert row.split("|")[2:5] == [
+            f" {figures['n']} ",
+            f" {figures.get('in_training') or 0} ",
+            f" {accuracy} ",
+        ]
+    # The panel is fit on all three members, and says on how many gold pairs each one met it.
+    weights = trust_table.split("| feature | weight | gold pairs judged |")[1]
+    gold = Store(store).scan("labels").filter(pl.col("labeler") == "human:hh-rlhf").collect()
+    hh_sampled = sum(in_sample(prompt_id, 0.05) for prompt_id in gold["prompt_id"])
+    assert hh_sampled >= 30  # the panel's min_overlap
+    for member, judged in (("rm-hh", 598), ("yes_no", hh_sampled), ("judge", hh_sampled)):
+        assert f"| {member} |" in weights and weights.count(f"| {judged} |") >= 1, member
+    assert "Not in the fit" not in trust_table and "| length |" in weights
     html = (store / "report" / "report.html").read_text()
     assert html.count("data:image/png;base64,") >= 3  # scores, agreement, reward matching
     assert {Path(d).name for d in summary["datasets"]} == {
@@ -134,7 +154,8 @@ def test_quickstart_runs_every_stage_and_reruns_for_free(tmp_path, monkeypatch, 
     )
     labels = summary["labels_by_labeler"]
     assert labels["rm-hh"] == summary["tables"]["candidates"]
-    assert labels["yes_no"] == 16 and labels["judge"] == 8  # generated candidates only
+    # the generated candidates, then the sample of the human pairs
+    assert labels["yes_no"] == 16 + 2 * hh_sampled and labels["judge"] == 8 + hh_sampled
     assert (store / "models" / "dpo" / "prefsmith-train.json").is_file()
     assert (store / "eval" / "reward-matching" / "eval.json").is_file()
 
