@@ -153,7 +153,7 @@ def test_the_readme_math_pipeline_runs_as_shown(tmp_path: Path, monkeypatch) -> 
     assert ran["eval labelers"]["labelers"]["judge"]["n"] > 0  # it met the check's pairs
 
 
-@pytest.mark.slow
+@pytest.mark.walkthrough  # 21 min on 2 cores: `pytest -m walkthrough`, not in the default run
 @pytest.mark.prefect
 def test_the_readme_walkthrough_runs_as_shown(tmp_path: Path, monkeypatch) -> None:
     """The README's tour, top to bottom: ingest, generate, label, build, train, evaluate."""
