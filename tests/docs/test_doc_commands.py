@@ -2,10 +2,10 @@
 
 Every `prefsmith` command of every `bash` block is parsed by the real command line: the
 command exists, each flag is one of its flags, and a pasteable command's values convert
-(choices, numbers, files that must exist). The README's walkthroughs then run top to
-bottom on the bundled data, in a temporary store; a command that needs the Hub, a paid
-key, a GPU, Label Studio or a server of your own says so in its comment and is skipped by
-that name.
+(numbers, switches, files that must exist). The README's math pipeline then runs top to
+bottom on the bundled data, in a temporary store, and so does its whole walkthrough under
+`pytest -m walkthrough`; a command that needs the Hub, a paid key, a GPU, Label Studio or a
+server of your own says so in its comment and is skipped by that name.
 """
 
 from __future__ import annotations
