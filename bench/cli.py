@@ -46,7 +46,7 @@ def make_store(where: Path) -> tuple[Path, Path]:
 import torch
 from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 from prefsmith.ingest.hh_rlhf import ingest_hh_jsonl
-from prefsmith.endpoints.bundled import minilm_dir
+from prefsmith.bundled import minilm_dir
 from prefsmith.store import Store
 import itertools, pathlib
 lines = pathlib.Path({str(HH)!r}).read_text().splitlines()[:50]

@@ -54,7 +54,7 @@ def build_rm(work: Path) -> Path:
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from prefsmith.endpoints.bundled import minilm_dir
+    from prefsmith.bundled import minilm_dir
 
     torch.manual_seed(0)
     model = AutoModelForSequenceClassification.from_pretrained(minilm_dir(), num_labels=1)

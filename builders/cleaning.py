@@ -24,6 +24,7 @@ import polars as pl
 from prefsmith.builders.decontamination import benchmark_index
 from prefsmith.builders.near_duplicates import dropped_near_duplicates, prompt_text
 from prefsmith.builders.pii import redact
+from prefsmith.bundled import tokenizer_source
 from prefsmith.schemas.builds import PreferenceBuildConfig
 from prefsmith.schemas.errors import UserError
 from prefsmith.store import Store
@@ -142,7 +143,7 @@ def _token_checks(config, pairs, drops) -> list[dict[str, Any]]:
     from transformers import AutoTokenizer
 
     try:
-        tokenizer = AutoTokenizer.from_pretrained(config.tokenizer)
+        tokenizer = AutoTokenizer.from_pretrained(tokenizer_source(config.tokenizer))
     except (OSError, ValueError) as error:
         raise UserError(f"--tokenizer {config.tokenizer}: {str(error).splitlines()[0]}") from None
     kept = []

@@ -20,6 +20,7 @@ import polars as pl
 from prefsmith.builders.dataset_files import write_dataset
 from prefsmith.builders.spans import token_rewards
 from prefsmith.builders.splits import split_of
+from prefsmith.bundled import tokenizer_source
 from prefsmith.schemas.builds import TokenRewardsBuildConfig
 from prefsmith.schemas.errors import UserError
 from prefsmith.schemas.records import load_json
@@ -30,7 +31,7 @@ def _tokenizer(name: str) -> Any:
     from transformers import AutoTokenizer
 
     try:
-        tokenizer = AutoTokenizer.from_pretrained(name)
+        tokenizer = AutoTokenizer.from_pretrained(tokenizer_source(name))
     except OSError as error:
         raise UserError(f"--tokenizer {name}: cannot load ({str(error).splitlines()[0]})") from None
     if not tokenizer.is_fast:

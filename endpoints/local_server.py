@@ -30,7 +30,7 @@ class LocalServer:
         self, model: str | None = None, port: int | None = None, n_ctx: int = 4096
     ) -> None:
         if model is None:
-            from prefsmith.endpoints.bundled import smollm2_gguf
+            from prefsmith.bundled import smollm2_gguf
 
             model = str(smollm2_gguf())
         if not Path(model).is_file():

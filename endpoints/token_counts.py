@@ -51,7 +51,7 @@ def token_counter(endpoint: str, model: str | None) -> TokenCounter:
 def _template_counter(path: str | None) -> TokenCounter:
     from transformers import AutoTokenizer
 
-    from prefsmith.endpoints.bundled import smollm2_tokenizer
+    from prefsmith.bundled import smollm2_tokenizer
 
     source = path or str(smollm2_tokenizer())
     tokenizer = AutoTokenizer.from_pretrained(source)

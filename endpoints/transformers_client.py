@@ -37,11 +37,11 @@ def load_causal_lm(path: str | None, device: str, dtype: str) -> tuple[Any, Any]
     from prefsmith.endpoints.weights import resolve_dtype
 
     if path is None:
-        from prefsmith.endpoints.bundled import smollm2_checkpoint
+        from prefsmith.bundled import smollm2_checkpoint
 
         path = str(smollm2_checkpoint())  # the GGUF converted once: loads in a second
     where = Path(path).expanduser()
-    from prefsmith.endpoints.bundled import smollm2_checkpoint, smollm2_gguf
+    from prefsmith.bundled import smollm2_checkpoint, smollm2_gguf
 
     if where.is_file() and where.resolve() == smollm2_gguf().resolve():
         where = smollm2_checkpoint()  # the same weights, converted once: loads in a second

@@ -121,7 +121,7 @@ def check_weights(path: str | None) -> None:
 def weights_id(path: str | None) -> str:
     """`name@hash` of the weights (the bundled model: its GGUF file)."""
     if path is None:
-        from prefsmith.endpoints.bundled import smollm2_gguf
+        from prefsmith.bundled import smollm2_gguf
 
         path = str(smollm2_gguf())
     identity = model_identity(str(Path(path).expanduser()))

@@ -169,7 +169,7 @@ def dpo_evaluation(
     max_new_tokens: int = 64,
     device: str = "auto",
 ) -> dict[str, Any]:
-    from prefsmith.endpoints.bundled import smollm2_checkpoint
+    from prefsmith.bundled import smollm2_checkpoint
     from prefsmith.finetune.win_rates import length_controlled_win_rate
     from prefsmith.labelers.registry import build_labeler
 

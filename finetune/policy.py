@@ -46,7 +46,7 @@ def load_policy(policy: str | None) -> tuple[Any, Any, str]:
     """Model, tokenizer and name of the policy (default: the bundled SmolLM2 checkpoint)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from prefsmith.endpoints.bundled import smollm2_checkpoint
+    from prefsmith.bundled import smollm2_checkpoint
 
     name = policy or str(smollm2_checkpoint())
     try:
@@ -116,15 +116,18 @@ def policy_trainer(
     policy: str | None = None,
     lora_r: int | None = None,
     overrides: dict[str, Any] | None = None,
+    eval_rows: int | None = None,
 ) -> tuple[Any, dict[str, Any]]:
-    """trl's DPOTrainer, KTOTrainer or SFTTrainer, ready to train; and what the run record
-    needs."""
+    """trl's DPOTrainer, KTOTrainer or SFTTrainer, ready to train, evaluated on the first
+    `eval_rows` of the test split (all by default); and what the run record needs."""
     from trl import DPOConfig, DPOTrainer, KTOConfig, KTOTrainer, SFTConfig, SFTTrainer
 
     quiet_library_deprecations()
 
     method = spec.name
     manifest, train, test = _splits(store, dataset, spec)
+    if test is not None and eval_rows is not None and eval_rows < len(test):
+        test = test.select(range(eval_rows))
     model, tokenizer, name = load_policy(policy)
     config_class, trainer_class, defaults = {
         "dpo": (DPOConfig, DPOTrainer, DPO_DEFAULTS),
@@ -148,7 +151,7 @@ def policy_trainer(
     return trainer, {
         **context,
         "train_rows": len(train),
-        "has_test": test is not None,
+        "test_rows": len(test) if test is not None else 0,
         "dropped": dropped,
     }
 
@@ -198,7 +201,8 @@ def _finish(method: str, trainer: Any, context: dict, output: Path, dataset: str
     metrics.update({f"dropped_{reason}": n for reason, n in context["dropped"].items()})
     if method in ("dpo", "kto"):
         metrics.update(logged_means(trainer, ("rewards/accuracies", "rewards/margins")))
-    if context["has_test"]:
+    if context["test_rows"]:
+        metrics["test_rows"] = context["test_rows"]
         evaluation = trainer.evaluate()
         for key in ("eval_loss", "eval_rewards/accuracies", "eval_rewards/margins"):
             if key in evaluation:
@@ -261,7 +265,7 @@ class PolicyTrainer(Trainer):
         method = self.name
         tuned, context = policy_trainer(
             self, store, dataset, output, policy=options.base, lora_r=options.lora_r,
-            overrides=overrides,
+            overrides=overrides, eval_rows=options.eval_rows,
         )  # fmt: skip
         result = tuned.train(resume_from_checkpoint=last_checkpoint(output) if resume else None)
         context.update(train_loss=result.training_loss, lora=bool(options.lora_r))

@@ -130,7 +130,7 @@ class RewardModelTrainer(Trainer):
         from transformers import AutoTokenizer
         from trl import RewardConfig, RewardTrainer
 
-        from prefsmith.endpoints.bundled import minilm_dir
+        from prefsmith.bundled import minilm_dir
 
         base = options.base or str(minilm_dir())
         try:

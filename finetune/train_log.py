@@ -42,8 +42,16 @@ def _short(value: Any) -> str:
 
 def quiet_library_deprecations() -> None:
     """trl 1.16 and peft 0.21 still call the model's `gradient_checkpointing_*` methods that
-    transformers 5 deprecated: a warning per training step that no setting avoids."""
+    transformers 5 deprecated: a warning per training step that no setting avoids. And the
+    libraries' own bars (loading weights, tokenizing the splits, writing shards): a training
+    log reads as `train NAME step ...` lines, not as a dozen bars per run."""
     import warnings
+
+    import datasets
+    import transformers
+
+    datasets.disable_progress_bars()
+    transformers.utils.logging.disable_progress_bar()
 
     warnings.filterwarnings(
         "ignore",

@@ -50,7 +50,7 @@ def run_generation(
 
 def generator_model(endpoint: str, model: str | None) -> str:
     """The model name the endpoint's client reports (part of the candidates' origin)."""
-    from prefsmith.endpoints.bundled import smollm2_gguf
+    from prefsmith.bundled import smollm2_gguf
     from prefsmith.endpoints.connect import endpoint_model
 
     if endpoint == "local":

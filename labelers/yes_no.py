@@ -98,7 +98,7 @@ class YesNoLabeler(Labeler):
             raise UserError(f"--template {template}: no such file")
         self.template = template.read_text()
         if options.model is None:
-            from prefsmith.endpoints.bundled import smollm2_gguf
+            from prefsmith.bundled import smollm2_gguf
 
             self._identity = model_identity(str(smollm2_gguf().parent))
         else:
@@ -132,7 +132,7 @@ class YesNoLabeler(Labeler):
 
         path = self.options.model
         if path is None:
-            from prefsmith.endpoints.bundled import smollm2_checkpoint
+            from prefsmith.bundled import smollm2_checkpoint
 
             path = str(smollm2_checkpoint())
         device = resolve_device(self.options.device)

@@ -26,7 +26,8 @@ class RewardModelTrainOptions(StrictModel):
 
 
 class PolicyTrainOptions(StrictModel):
-    """`train dpo|kto|sft`: the policy, LoRA, and the sequence length trl trains on."""
+    """`train dpo|kto|sft`: the policy, LoRA, the sequence length trl trains on, and how much
+    of the test split it is evaluated on."""
 
     base: str | None = Field(
         default=None,
@@ -36,4 +37,10 @@ class PolicyTrainOptions(StrictModel):
     lora_r: int | None = Field(default=None, ge=1, description="Train a LoRA adapter of this rank.")
     max_length: int = Field(
         default=512, ge=8, description="Tokens per prompt + answer (trl's max_length)."
+    )
+    eval_rows: int | None = Field(
+        default=None,
+        ge=1,
+        description="Evaluate on the first N rows of the test split (default: all of it); "
+        "a quick check, as on a CPU.",
     )

@@ -60,7 +60,7 @@ def tiny_chat_model(tmp_path_factory) -> Path:
     """A 1-layer random Llama with SmolLM2's real tokenizer and chat template (no Hub)."""
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-    from prefsmith.endpoints.bundled import smollm2_tokenizer
+    from prefsmith.bundled import smollm2_tokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(smollm2_tokenizer())
     config = LlamaConfig(
@@ -97,7 +97,7 @@ def tiny_encoder(tmp_path_factory) -> Path:
     """A 1-layer random BERT with all-MiniLM-L6-v2's real tokenizer (a tiny reward-model base)."""
     from transformers import AutoTokenizer, BertConfig, BertModel
 
-    from prefsmith.endpoints.bundled import minilm_dir
+    from prefsmith.bundled import minilm_dir
 
     tokenizer = AutoTokenizer.from_pretrained(minilm_dir())
     config = BertConfig(

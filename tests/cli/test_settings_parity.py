@@ -222,7 +222,7 @@ def test_option_label_reaches_the_reward_model(hh_datasets, tiny_encoder, tmp_pa
     )
 
 
-NON_DEFAULT = {"base": "some/model", "lora_r": 3, "max_length": 77, "margin": True}
+NON_DEFAULT = {"base": "some/model", "lora_r": 3, "max_length": 77, "margin": True, "eval_rows": 5}
 
 
 @contextlib.contextmanager
@@ -269,7 +269,7 @@ def test_every_trainer_flag_reaches_the_trainer_and_max_length_reaches_trl(
     monkeypatch.setattr(policy, "policy_trainer", stop)
     with pytest.raises(RuntimeError, match="stop before"):
         TRAINERS[name].train(hh_datasets, dataset, tmp_path / "out", options, settings={})
-    assert seen["policy"] == "some/model" and seen["lora_r"] == 3
+    assert seen["policy"] == "some/model" and seen["lora_r"] == 3 and seen["eval_rows"] == 5
     trl_config = {"dpo": "DPOConfig", "kto": "KTOConfig", "sft": "SFTConfig"}[name]
     import trl
 

@@ -1,10 +1,12 @@
-"""The commands the README and docs/ show: every `bash` block, split into commands.
+"""The commands the README and docs/ show: every `bash` block, split into commands, and the
+command shapes of `text` blocks (`prefsmith build --store S [--flag X]`).
 
-A command that needs what a test machine cannot have says so in its comment, by name:
-`# needs the Hub`, `# needs a paid key`, `# needs a GPU`, `# needs Label Studio`,
-`# needs a server` (your own endpoint or cluster). The tests skip those by that name. A
-command marked `(a long run)` runs a whole run config or loop (minutes on 2 cores), which a
-test of its own runs (tests/flows/test_pipeline.py: the quickstart).
+A `bash` block holds commands to paste, and the tests run them. A command that needs what a
+test machine cannot have says so in its comment, by name: `# needs the Hub`, `# needs a paid
+key`, `# needs a GPU`, `# needs Label Studio`, `# needs a server` (your own endpoint, cluster
+or API). The tests skip those by that name. A command marked `(a long run)` runs a whole run
+config or loop (minutes on 2 cores), which a test of its own runs (tests/flows/test_pipeline.py:
+the quickstart); one that says `runs until Ctrl-C` is a server.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ class DocCommand:
     text: str
     comment: str
     block: int
+    fence: str = "bash"
 
     @property
     def where(self) -> str:
@@ -50,8 +53,18 @@ class DocCommand:
         return "(a long run)" in self.comment
 
     @property
+    def until_stopped(self) -> bool:
+        """A server: it runs until Ctrl-C."""
+        return "runs until Ctrl-C" in self.comment
+
+    @property
     def synopsis(self) -> bool:
-        """A command's shape (`[--flag X]`, `...`, placeholders), not a command to paste."""
+        """A command's shape, written in a `text` block: parsed, never run."""
+        return self.fence != "bash"
+
+    @property
+    def looks_like_a_shape(self) -> bool:
+        """`[--flag X]`, `...` or a placeholder: what a `bash` block must not hold."""
         return "[" in self.text or "..." in self.text or bool(PLACEHOLDER.search(self.text))
 
 
@@ -69,7 +82,8 @@ def split_comment(line: str) -> tuple[str, str]:
 
 
 def doc_commands(paths: list[Path] = DOCS) -> list[DocCommand]:
-    """Every command of every `bash` block, continuation lines joined."""
+    """Every command of every `bash` block and every `prefsmith` shape of every `text` block,
+    continuation lines joined."""
     commands = []
     for path in paths:
         fence, block, text, comments, start = None, 0, "", [], 0
@@ -78,8 +92,10 @@ def doc_commands(paths: list[Path] = DOCS) -> list[DocCommand]:
                 fence = None if fence is not None else line[3:].strip()
                 block += fence is not None
                 continue
-            if fence != "bash":
+            if fence not in ("bash", "text"):
                 continue
+            if fence == "text" and not (text or line.startswith("prefsmith ")):
+                continue  # a text block's other lines: output, a prompt's rendering
             part, comment = split_comment(line)
             if not text:
                 start = number
@@ -90,6 +106,8 @@ def doc_commands(paths: list[Path] = DOCS) -> list[DocCommand]:
                 continue
             text += part
             if text.strip():
-                commands.append(DocCommand(path, start, text.strip(), " ".join(comments), block))
+                commands.append(
+                    DocCommand(path, start, text.strip(), " ".join(comments), block, fence)
+                )
             text, comments = "", []
     return commands

@@ -123,7 +123,7 @@ def test_endpoints_take_transformers_weights_and_name_them_by_content(tiny_chat_
 
 GGUF_ANSWER = """
 import json
-from prefsmith.endpoints.bundled import smollm2_gguf
+from prefsmith.bundled import smollm2_gguf
 from prefsmith.endpoints.transformers_client import TransformersClient, weights_id
 
 client = TransformersClient(str(smollm2_gguf()), device="cpu")

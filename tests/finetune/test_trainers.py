@@ -93,9 +93,11 @@ def test_reward_model_trains_and_the_labeler_loads_it(hh_datasets, tiny_encoder,
 @pytest.mark.slow
 def test_dpo_trains_the_policy_and_it_loads(hh_datasets, tiny_chat_model, tmp_path):
     output = tmp_path / "dpo"
-    options = PolicyTrainOptions(base=str(tiny_chat_model), max_length=128)
+    options = PolicyTrainOptions(base=str(tiny_chat_model), max_length=128, eval_rows=2)
     summary = TRAINERS["dpo"].train(hh_datasets, "hh", output, options, settings=TINY_POLICY)
     assert _trained_max_length(output) == 128  # --max-length reaches trl's DPOConfig
+    assert len(load_split(hh_datasets, "hh", "test", ("preference",))) > 2
+    assert summary["test_rows"] == 2  # --eval-rows: the first two test rows, not the split
     trained = pl.read_parquet(output / "training-pairs.parquet")  # what eval leaves out
     assert trained.height == len(load_split(hh_datasets, "hh", "train", ("preference",)))
     assert math.isfinite(summary["train_loss"]) and "test_rewards_accuracies" in summary

@@ -100,7 +100,7 @@ def test_token_rewards_dataset_rows_match_the_tokenizer(store_dir, critic_server
     from datasets import Dataset
     from transformers import AutoTokenizer
 
-    from prefsmith.endpoints.bundled import smollm2_tokenizer
+    from prefsmith.bundled import smollm2_tokenizer
 
     store = make_store(store_dir)
     run_labeler(store, build_labeler("critic", {"endpoint": critic_server.url, "model": "c"}))

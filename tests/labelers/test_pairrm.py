@@ -25,7 +25,7 @@ def tiny_pairrm(tmp_path_factory) -> Path:
     import torch
     from transformers import AutoTokenizer, BertConfig, BertModel
 
-    from prefsmith.endpoints.bundled import minilm_dir
+    from prefsmith.bundled import minilm_dir
 
     import_llm_blender()
     from llm_blender.blender.blender_utils import load_ranker

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from prefsmith.endpoints.bundled import minilm_dir
+from prefsmith.bundled import minilm_dir
 from prefsmith.labelers.registry import build_labeler
 from prefsmith.labelers.runner import run_labeler, store_items
 from prefsmith.schemas.errors import UserError

