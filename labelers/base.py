@@ -96,6 +96,11 @@ class Labeler(ABC):
         `no_reference`), counted in the run summary and never stored; None to label it."""
         return None
 
+    def batch_lengths(self, items: list[Item]) -> list[int] | None:
+        """Each item's length in what the model pays for (its tokens), after `load`, so the
+        run batches equal lengths together; None keeps the runner's character count."""
+        return None
+
     def prepare(self, store: Any) -> None:  # noqa: B027 - optional hook
         """Read what labeling needs from the store (another labeler's scores); before load."""
 

@@ -187,6 +187,15 @@ def pending_items(
     return items, pending, again, cached, skipped
 
 
+def by_length(labeler: Labeler, pending: list[Item]) -> list[Item]:
+    """`pending` in the order of the labeler's own lengths (tokens), where it has them: the
+    character count sorts a batch of 16 with 9% more padding than the tokens do."""
+    lengths = labeler.batch_lengths(pending)
+    if lengths is None:
+        return pending
+    return [pending[i] for i in sorted(range(len(pending)), key=lengths.__getitem__)]
+
+
 def _run_holding_lease(
     store, labeler, started, limit, on_progress, shard, selection, while_loaded, retry_errors
 ) -> dict[str, Any]:
@@ -198,6 +207,7 @@ def _run_holding_lease(
         try:
             if pending:
                 labeler.load()
+                pending = by_length(labeler, pending)
             labeled, done, stopped = _label_pending(
                 labeler, store, pending, errors, made, on_progress, replace=again
             )

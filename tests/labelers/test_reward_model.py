@@ -149,3 +149,23 @@ def test_mistakes_are_clear_before_any_work(tmp_path):
         build_labeler("reward_model", {"model": str(tmp_path)})
     with pytest.raises(UserError, match="unknown key 'question'"):
         build_labeler("reward_model", {"model": "x/y", "question": "?"})
+
+
+def test_batches_are_formed_by_token_count_not_by_characters(store_dir, ordered_rm, monkeypatch):
+    """Sorting by characters put a batch of 16 at 9% more padding than sorting by tokens
+    (bench.labelers' rm_vs_ceiling): the labeler's own token counts order the run."""
+    store = Store(store_dir)
+    answers = ["antidisestablishmentarianism " * 4, ". " * 40, "bread " * 10, "x" * 30]
+    add_dialogue(store, [{"role": "user", "content": "Say something."}], answers)
+    labeler = build_labeler("reward_model", {"model": str(ordered_rm), "batch_size": 1})
+    seen: list[str] = []
+    real = type(labeler).label_batch
+    monkeypatch.setattr(
+        type(labeler),
+        "label_batch",
+        lambda self, items: seen.extend(i.contents[0] for i in items) or real(self, items),
+    )
+    assert run_labeler(store, labeler)["labeled"] == 4
+    tokens = {answer: len(labeler.encode([], answer)[0]) for answer in answers}
+    assert sorted(answers, key=len) != sorted(answers, key=tokens.get)  # the case is real
+    assert seen == sorted(answers, key=tokens.get)
