@@ -6,7 +6,8 @@ On the real hh-rlhf sample, in one run, with the same model for each comparison:
   rm_vs_pipeline   reward_model pairs/s vs transformers pipeline("text-classification",
                    batch_size=16, function_to_apply="none") over the texts in dataset order
                    (the seed notebook's way). Target >= 2.
-  rm_vs_ceiling    vs a raw loop of pre-tokenized, length-sorted batches through forward only.
+  rm_vs_ceiling    vs a raw loop of pre-tokenized, length-sorted batches through forward only;
+                   the two alternate, best of two each (a process's first passes are slower).
                    Target >= 0.85.
   zyn_vs_generate  yes_no scores/s vs the seed's per-sample generate(max_new_tokens=1,
                    output_scores=True) loop; zyn_max_abs_diff between the two. Target >= 10,
@@ -76,6 +77,7 @@ def bench_rm(store, rm: Path, pairs: int, say) -> dict:
 
     from prefsmith.labelers.registry import build_labeler
     from prefsmith.labelers.runner import run_labeler, store_items
+    from prefsmith.store import Store
 
     options = {
         "model": str(rm),
@@ -84,11 +86,37 @@ def bench_rm(store, rm: Path, pairs: int, say) -> dict:
         "max_length": 512,
         "device": "cpu",
     }
+    store_copy = Path(str(store.root) + "-copy")  # a second first run, for the best of two
+    shutil.copytree(store.root, store_copy)
     labeler = build_labeler("reward_model", options)
     labeler.load()  # loading is not what is measured (the baselines load outside their timing too)
-    ours, ours_s = timed(lambda: run_labeler(store, labeler))
-    rerun, rerun_s = timed(lambda: run_labeler(store, build_labeler("reward_model", options)))
     items = store_items(store, "candidate")
+    tokenizer = AutoTokenizer.from_pretrained(rm)
+    model = AutoModelForSequenceClassification.from_pretrained(rm).eval()
+    encoded = sorted((labeler._encode(item)[0] for item in items), key=len)
+
+    def ceiling() -> None:
+        with torch.inference_mode():
+            for start in range(0, len(encoded), 16):
+                batch = tokenizer.pad(
+                    {"input_ids": encoded[start : start + 16]}, return_tensors="pt"
+                )
+                model(**batch)
+
+    def first_run(where) -> dict:
+        fresh = build_labeler("reward_model", options)
+        fresh.load()  # outside the timing, as above
+        return timed(lambda: run_labeler(where, fresh))
+
+    # Alternated, best of two each: the first forward passes of a process are slower (kernel
+    # set-up per shape), and whichever side ran first used to pay for it (rm_vs_ceiling 0.73
+    # with ours first, 0.94-1.05 once both are warm).
+    _, ceiling_first = timed(ceiling)
+    ours, ours_first = timed(lambda: run_labeler(store, labeler))
+    _, ceiling_second = timed(ceiling)
+    _, ours_second = first_run(Store(store_copy))
+    ours_s, ceiling_s = min(ours_first, ours_second), min(ceiling_first, ceiling_second)
+    rerun, rerun_s = timed(lambda: run_labeler(store, build_labeler("reward_model", options)))
     texts = [
         "\n\n"
         + "\n\n".join(
@@ -102,19 +130,6 @@ def bench_rm(store, rm: Path, pairs: int, say) -> dict:
         "text-classification", model=str(rm), device="cpu", truncation=True, max_length=512
     )
     _, pipeline_s = timed(lambda: classify(texts, batch_size=16, function_to_apply="none"))
-    tokenizer = AutoTokenizer.from_pretrained(rm)
-    model = AutoModelForSequenceClassification.from_pretrained(rm).eval()
-    encoded = sorted((labeler._encode(item)[0] for item in items), key=len)
-
-    def ceiling() -> None:
-        with torch.inference_mode():
-            for start in range(0, len(encoded), 16):
-                batch = tokenizer.pad(
-                    {"input_ids": encoded[start : start + 16]}, return_tensors="pt"
-                )
-                model(**batch)
-
-    _, ceiling_s = timed(ceiling)
     say(
         f"reward_model: {ours['labeled']} texts in {ours_s:.1f} s; pipeline {pipeline_s:.1f} s; forward-only ceiling {ceiling_s:.1f} s; cached rerun {rerun_s:.2f} s"
     )
