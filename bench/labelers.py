@@ -103,7 +103,7 @@ def bench_rm(store, rm: Path, pairs: int, say) -> dict:
                 )
                 model(**batch)
 
-    def first_run(where) -> dict:
+    def first_run(where) -> tuple[dict, float]:
         fresh = build_labeler("reward_model", options)
         fresh.load()  # outside the timing, as above
         return timed(lambda: run_labeler(where, fresh))

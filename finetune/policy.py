@@ -21,7 +21,7 @@ from prefsmith.finetune.datasets import built_dataset, load_split
 from prefsmith.finetune.outputs import write_run_files, write_training_pairs
 from prefsmith.finetune.settings import last_checkpoint, trainer_config
 from prefsmith.finetune.specs import Trainer
-from prefsmith.finetune.train_log import quiet_library_deprecations, quiet_training
+from prefsmith.finetune.train_log import quiet_libraries, quiet_training
 from prefsmith.schemas.errors import UserError
 from prefsmith.schemas.formats import ROW_FORMATS
 from prefsmith.schemas.trainers import PolicyTrainOptions
@@ -122,7 +122,7 @@ def policy_trainer(
     `eval_rows` of the test split (all by default); and what the run record needs."""
     from trl import DPOConfig, DPOTrainer, KTOConfig, KTOTrainer, SFTConfig, SFTTrainer
 
-    quiet_library_deprecations()
+    quiet_libraries()
 
     method = spec.name
     manifest, train, test = _splits(store, dataset, spec)

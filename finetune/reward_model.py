@@ -25,7 +25,7 @@ from prefsmith.finetune.datasets import preference_triples as triples_of
 from prefsmith.finetune.outputs import write_run_files, write_training_pairs
 from prefsmith.finetune.settings import last_checkpoint, trainer_config
 from prefsmith.finetune.specs import Trainer
-from prefsmith.finetune.train_log import quiet_library_deprecations, quiet_training
+from prefsmith.finetune.train_log import quiet_libraries, quiet_training
 from prefsmith.labelers.base import Item
 from prefsmith.labelers.reward_model import (
     RewardModelLabeler,
@@ -120,7 +120,7 @@ class RewardModelTrainer(Trainer):
         """The model, the encoded pairs (with their margins under `--margin`) and trl's
         RewardTrainer over them; `settings` are trl's RewardConfig settings."""
         kinds = self.kinds
-        quiet_library_deprecations()
+        quiet_libraries()
         manifest, _ = built_dataset(store, dataset, kinds)
         train_rows = load_split(store, dataset, "train", kinds)
         if train_rows is None or len(train_rows) == 0:

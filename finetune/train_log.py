@@ -40,7 +40,7 @@ def _short(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
-def quiet_library_deprecations() -> None:
+def quiet_libraries() -> None:
     """trl 1.16 and peft 0.21 still call the model's `gradient_checkpointing_*` methods that
     transformers 5 deprecated: a warning per training step that no setting avoids. And the
     libraries' own bars (loading weights, tokenizing the splits, writing shards): a training
