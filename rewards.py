@@ -138,11 +138,16 @@ class LabelerReward:
 
     def _stored(self, keys: set[str]) -> dict[str, float | None]:
         """The rewards of the stored labels among `keys`."""
-        if self.store is None or not (known := keys & self.store.keys("labels")):
+        if self.store is None or not keys:
+            return {}
+        asked = list(keys)
+        found = self.store.keys("labels").contains(asked)
+        known = [key for key, stored in zip(asked, found, strict=True) if stored]
+        if not known:
             return {}
         import polars as pl
 
-        rows = self.store.scan("labels").filter(pl.col("label_id").is_in(list(known)))
+        rows = self.store.scan("labels").filter(pl.col("label_id").is_in(known))
         rows = rows.select("label_id", "scores", "error").collect().iter_rows()
         return {key: _reward(scores, error) for key, scores, error in rows}
 

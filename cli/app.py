@@ -27,6 +27,7 @@ from prefsmith.cli.ingest import ingest_app
 from prefsmith.cli.label import generate, label
 from prefsmith.cli.prefect_server import prefect_app
 from prefsmith.cli.self_reward import self_reward
+from prefsmith.cli.store import store_app
 from prefsmith.cli.train import eval_app, train_app
 from prefsmith.schemas.errors import UserError
 from prefsmith.schemas.locations import DEFAULT_STORE
@@ -48,6 +49,7 @@ app.add_typer(eval_app, name="eval")
 app.add_typer(prefect_app, name="prefect")
 app.add_typer(check_app, name="check")
 app.add_typer(batches_app, name="batches")
+app.add_typer(store_app, name="store")
 app.command()(label)
 app.command()(generate)
 app.command()(prompt)

@@ -174,7 +174,10 @@ def pending_items(
     items, skipped = unskipped(labeler, [item for item, _ in keyed])
     keyed = [(item, key) for item, key in keyed if labeler.skip_reason(item) is None]
     again = _stored_errors(store, labeler, retry_errors) if retry_errors else set()
-    pending = [item for item, key in keyed if key not in stored or key in again]
+    is_stored = stored.contains([key for _, key in keyed])
+    pending = [
+        item for (item, key), done in zip(keyed, is_stored, strict=True) if not done or key in again
+    ]
     cached = len(items) - len(pending)
     if limit is not None:
         pending = pending[:limit]

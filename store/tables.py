@@ -4,14 +4,14 @@ Each write is one new part file, written under a temporary name and renamed
 into place, so a crash leaves either the whole part or nothing. Rows whose key
 is already stored are dropped before writing, so reruns add nothing. Writers
 take an exclusive lock on the store; readers never need it (they only see
-complete, renamed parts).
+complete, renamed parts). Small parts are merged by compaction (store/compaction.py),
+which a write starts itself once a table holds `MAX_SMALL_PARTS` of them.
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -25,20 +25,20 @@ import pyarrow.parquet as pq
 
 from prefsmith.schemas.errors import UserError
 from prefsmith.schemas.records import TABLES
+from prefsmith.store.compaction import MAX_SMALL_PARTS, compact_table, small_parts
+from prefsmith.store.key_index import KeyIndex
+from prefsmith.store.part_log import (
+    TMP_PREFIX,
+    compactions,
+    durable_rename,
+    live_parts,
+    new_part_name,
+    remove_temp_files,
+    write_part,
+)
 
 if TYPE_CHECKING:
     import polars as pl
-
-PART_GLOB = "part-*.parquet"
-COMPRESSION = "zstd"
-TMP_PREFIX = ".tmp-"
-
-
-def write_part(table: pa.Table, where: str | os.PathLike[str] | pa.NativeFile) -> None:
-    """A table as one Parquet part. Ids are unique hashes: dictionary-encoding them only
-    costs time (and makes their pages larger)."""
-    dictionary = [n for n in table.column_names if not n.endswith(("_id", "_ids"))]
-    pq.write_table(table, where, compression=COMPRESSION, use_dictionary=dictionary)
 
 
 def starts_with_any(column: str, prefixes: list[str] | tuple[str, ...]) -> pl.Expr:
@@ -87,7 +87,7 @@ class Store:
             )
         if self.root.exists() and not self.root.is_dir():
             raise UserError(f"store path {self.root} exists and is not a directory")
-        self._keys: dict[str, set[str]] = {}
+        self._keys: dict[str, KeyIndex] = {}
         self._parts_seen: dict[str, set[str]] = {}
 
     def ensure_writable(self) -> None:
@@ -107,8 +107,8 @@ class Store:
         return self.root / name
 
     def parts(self, name: str) -> list[Path]:
-        directory = self.table_dir(name)
-        return sorted(directory.glob(PART_GLOB)) if directory.is_dir() else []
+        """The live parts of a table, oldest first (less those a compaction replaced)."""
+        return live_parts(self.table_dir(name))
 
     # -- reading -------------------------------------------------------------
     def scan(self, name: str) -> pl.LazyFrame:
@@ -124,20 +124,26 @@ class Store:
         """Row count from Parquet footers only (rows are unique by key on write)."""
         return sum(pq.read_metadata(p).num_rows for p in self.parts(name))
 
-    def keys(self, name: str) -> set[str]:
-        """Every key stored in a table, cached and refreshed with parts written since."""
+    def keys(self, name: str) -> KeyIndex:
+        """Every key stored in a table (`key in index`, `index.contains(keys)`), cached and
+        refreshed with the parts written since."""
         self._refresh_keys(name)
         return self._keys[name]
 
     def _refresh_keys(self, name: str) -> None:
         seen = self._parts_seen.setdefault(name, set())
-        keys = self._keys.setdefault(name, set())
+        keys = self._keys.setdefault(name, KeyIndex())
         new = [p for p in self.parts(name) if p.name not in seen]
         if not new:
             return
+        merged_from = {c.into: c.replaced for c in compactions(self.table_dir(name))}
         key = TABLES[name].key
         for part in new:
-            keys.update(pq.read_table(part, columns=[key]).column(key).to_pylist())
+            # A compaction's output holds only keys of the parts it replaced: if those
+            # were read already, it holds nothing new.
+            replaced = merged_from.get(part.name)
+            if replaced is None or not seen.issuperset(replaced):
+                keys.add(pq.read_table(part, columns=[key]).column(key))
             seen.add(part.name)
 
     # -- writing -------------------------------------------------------------
@@ -178,18 +184,19 @@ class Store:
         table = table.select(spec.schema.names).cast(spec.schema)
         with self._locked():
             self._remove_stale_temp_files(name)
-            stored = self.keys(name)
+            stored = self.keys(name).contains(table.column(spec.key))
             keys = table.column(spec.key).to_pylist()
             fresh = set(keys)
-            if len(fresh) < len(keys) or not fresh.isdisjoint(stored):
+            if len(fresh) < len(keys) or stored.any():
                 keep, fresh = [], set()
                 for index, key in enumerate(keys):
-                    if key not in stored and key not in fresh:
+                    if not stored[index] and key not in fresh:
                         fresh.add(key)
                         keep.append(index)
                 table = table.take(pa.array(keep, type=pa.int64()))
             if fresh:
-                self._publish(name, fresh, lambda path: write_part(table, path))
+                self.publish(name, fresh, lambda path: write_part(table, path))
+                self._compact_if_many(name)
         return WriteResult(added=len(fresh), duplicates=len(keys) - len(fresh))
 
     def replace(self, name: str, table: pa.Table) -> int:
@@ -215,13 +222,13 @@ class Store:
                     pq.read_table(part, columns=[spec.key]).column(0).to_pylist()
                 )
             ]
-            self._publish(name, keys, lambda path: write_part(table, path))
+            self.publish(name, keys, lambda path: write_part(table, path))
             for part in older:
                 rows = pq.read_table(part)
                 keep = pc.invert(pc.is_in(rows.column(spec.key), pa.array(list(keys))))
                 rest = rows.filter(keep)
                 if rest.num_rows:
-                    self._publish(
+                    self.publish(
                         name,
                         set(rest.column(spec.key).to_pylist()),
                         lambda path, rest=rest: write_part(rest, path),
@@ -236,35 +243,47 @@ class Store:
         with self._locked():
             self._remove_stale_temp_files(name)
             fresh = set(part.keys)
-            if len(fresh) == len(part.keys) and fresh.isdisjoint(self.keys(name)):
-                self._publish(name, fresh, lambda path: path.write_bytes(part.data))
+            if len(fresh) == len(part.keys) and not self.keys(name).contains(part.keys).any():
+                self.publish(name, fresh, lambda path: path.write_bytes(part.data))
+                self._compact_if_many(name)
                 return WriteResult(added=len(fresh), duplicates=0)
         return self.write(name, pq.read_table(pa.BufferReader(part.data)))
 
-    def _publish(self, name: str, keys: set[str], write_to: Callable[[Path], object]) -> None:
-        """Write a part under a temp name, make it durable, rename it in; caller holds the lock."""
+    def publish(
+        self,
+        name: str,
+        keys: set[str] | pa.ChunkedArray,
+        write_to: Callable[[Path], object],
+        before_rename: Callable[[str], object] | None = None,
+    ) -> str:
+        """Write a part under a temp name, make it durable, rename it in; caller holds the
+        lock. Returns the part's file name (`before_rename` sees it before anyone else)."""
+        if name not in self._keys:
+            self._refresh_keys(name)
         directory = self.table_dir(name)
         directory.mkdir(parents=True, exist_ok=True)
-        stem = f"part-{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.parquet"
+        stem = new_part_name()
         tmp, final = directory / f"{TMP_PREFIX}{stem}", directory / stem
         write_to(tmp)
-        with open(tmp, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, final)
-        dir_fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-        self._keys[name].update(keys)
+        if before_rename is not None:
+            before_rename(stem)
+        durable_rename(tmp, final)
+        self._keys[name].add(list(keys) if isinstance(keys, set) else keys)
         self._parts_seen[name].add(final.name)
+        return stem
+
+    def _compact_if_many(self, name: str) -> None:
+        if len(small_parts(self, name)) >= MAX_SMALL_PARTS:
+            compact_table(self, name)
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the store's writer lock (what a compaction runs under)."""
+        with self._locked():
+            yield
 
     def _remove_stale_temp_files(self, name: str) -> None:
-        # Called under the lock: no writer is running, so any temp file is a crash leftover.
-        directory = self.root / name
-        if directory.is_dir():
-            for leftover in directory.glob(f"{TMP_PREFIX}*"):
-                leftover.unlink(missing_ok=True)
+        remove_temp_files(self.root / name)
 
     # -- summary -------------------------------------------------------------
     def summary(self) -> dict:

@@ -108,7 +108,7 @@ def test_replace_rewrites_rows_by_key_and_repairs_a_half_done_replace(store_dir)
     # A crash after the new part landed leaves two versions; the next replace keeps one.
     stray = to_table("labels", [label("b", "v2")])
     with store._locked():
-        store._publish("labels", set(), lambda path: pq.write_table(stray, path))
+        store.publish("labels", set(), lambda path: pq.write_table(stray, path))
     assert store.count("labels") == 4
     store.replace("labels", to_table("labels", [label("b", "v3")]))
     rows = {
