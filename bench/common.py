@@ -32,7 +32,10 @@ def run_measured(code: str, *args: str) -> dict:
         [sys.executable, "-c", wrapper, *args], capture_output=True, text=True, check=False
     )
     if done.returncode != 0:
-        raise SystemExit(f"benchmark step failed:\n{done.stderr[-3000:]}")
+        raise SystemExit(
+            f"benchmark step failed (exit {done.returncode}):\n{done.stderr[-3000:]}"
+            f"{done.stdout[-2000:]}"
+        )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 

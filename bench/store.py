@@ -130,11 +130,16 @@ def main() -> None:
     parser.add_argument("--labels", type=int, default=2_000_000)
     parser.add_argument("--labelers", type=int, default=2)
     parser.add_argument("--json", action="store_true", help="print only the final JSON line")
+    parser.add_argument(
+        "--keep", metavar="DIR", help="build the store in DIR and keep it (default: a temp dir)"
+    )
     args = parser.parse_args()
     say = (lambda *a: None) if args.json else print
     pairs = args.labels // (1 + args.labelers)
     work = Path(tempfile.mkdtemp(prefix="prefsmith-bench-store-"))
-    store = str(work / "store")
+    store = args.keep or str(work / "store")
+    if args.keep and Path(store).exists():
+        raise SystemExit(f"--keep {store}: already exists (the bench builds a new store)")
     result: dict = {"labels": pairs * (1 + args.labelers), "labelers": args.labelers}
     try:
         started = time.perf_counter()

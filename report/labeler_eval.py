@@ -54,11 +54,16 @@ def gold_pairs(gold: Opinions) -> dict[tuple[str, str, str], int]:
 
 
 def bootstrap_ci(correct: np.ndarray, seed: int = 0, rounds: int = BOOTSTRAP) -> list[float]:
-    """The 2.5th and 97.5th percentiles of the accuracy over `rounds` resamples (seeded)."""
+    """The 2.5th and 97.5th percentiles of the accuracy over `rounds` resamples (seeded).
+
+    Resampling n right-or-wrong outcomes with replacement draws each from the same coin, so
+    the number right in a resample is Binomial(n, accuracy): drawn as such, the same
+    interval costs `rounds` numbers instead of rounds x n indices (2000 x 161k pairs: 5 GB)."""
     if len(correct) == 0:
         return [None, None]  # type: ignore[list-item]
     rng = np.random.default_rng(seed)
-    means = correct[rng.integers(0, len(correct), size=(rounds, len(correct)))].mean(axis=1)
+    n = len(correct)
+    means = rng.binomial(n, float(np.mean(correct)), size=rounds) / n
     return [round(float(np.percentile(means, 2.5)), 4), round(float(np.percentile(means, 97.5)), 4)]
 
 

@@ -85,12 +85,15 @@ def test_the_figures_of_a_hand_made_store(hand_made):
     assert rm["gold_length_bias"] == round(12 / 19, 4)
     assert judge["first_position_win_rate"] == 0.5  # every judged pair: A, then B
 
-    # The interval is a seeded percentile bootstrap over the decided pairs.
-    correct = np.array([1.0] * 15 + [0.0] * 4)
-    rng = np.random.default_rng(0)
-    means = correct[rng.integers(0, 19, size=(BOOTSTRAP, 19))].mean(axis=1)
+    # The interval is a seeded percentile bootstrap over the decided pairs (15 of 19 right),
+    # the number right in a resample drawn as Binomial(19, 15/19): what resampling the
+    # pairs themselves gives, within the bootstrap's own noise.
+    means = np.random.default_rng(0).binomial(19, 15 / 19, size=BOOTSTRAP) / 19
     assert rm["ci95"] == [round(float(np.percentile(means, q)), 4) for q in (2.5, 97.5)]
     assert rm["ci95"][0] < rm["accuracy"] < rm["ci95"][1]
+    correct = np.array([1.0] * 15 + [0.0] * 4)
+    resampled = correct[np.random.default_rng(1).integers(0, 19, size=(20_000, 19))].mean(axis=1)
+    assert rm["ci95"] == pytest.approx([np.percentile(resampled, q) for q in (2.5, 97.5)], abs=0.06)
 
     # Calibration (labelers with scores and >= 10 decided pairs): P(first preferred) from a
     # logistic fit on the score difference (+-1 here, right on 15 of 19), then its Brier score
