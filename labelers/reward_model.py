@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+import numpy as np
 from pydantic import Field
 
 from prefsmith.endpoints.weights import (
@@ -31,6 +32,8 @@ from prefsmith.endpoints.weights import (
 from prefsmith.labelers.base import Item, Labeler, TorchOptions
 from prefsmith.schemas.errors import UserError
 from prefsmith.schemas.records import Label, render_dialogue
+
+KEPT_TOKEN_IDS = 8_000_000
 
 
 class RewardModelOptions(TorchOptions):
@@ -58,6 +61,7 @@ class RewardModelLabeler(Labeler):
         self._identity = model_identity(options.model)
         self.model: Any = None
         self.tokenizer: Any = None
+        self._token_ids: dict[tuple[str, ...], Any] = {}  # batch_lengths' ids, for label_batch
 
     def trained_pairs(self) -> str | None:
         found = trained_pairs(self.options.model)
@@ -185,22 +189,41 @@ class RewardModelLabeler(Labeler):
 
     def batch_lengths(self, items: list[Item]) -> list[int]:
         """Token counts, cut at max_length as `label_batch` cuts them; one tokenizer call per
-        1024 items, and only the counts are kept (a million items: a list of ints)."""
-        lengths = []
+        1024 items. The ids of items that fit are kept for `label_batch` up to
+        `KEPT_TOKEN_IDS` tokens (int32: 32 MB); past that only the counts are kept (a
+        million items: a list of ints), and those items are tokenized again when labeled."""
+        lengths, budget = [], KEPT_TOKEN_IDS
+        self._token_ids.clear()
         for start in range(0, len(items), 1024):
-            inputs = [(list(i.messages), i.contents[0]) for i in items[start : start + 1024]]
+            chunk = items[start : start + 1024]
             try:
-                counts = [len(ids) for ids in self._tokens_many(inputs)]
+                found = self._tokens_many([(list(i.messages), i.contents[0]) for i in chunk])
             except Exception:  # an odd item: label_batch finds and reports it
-                counts = [self.options.max_length] * len(inputs)
-            lengths += [min(count, self.options.max_length) for count in counts]
+                found = [None] * len(chunk)
+            for item, ids in zip(chunk, found, strict=True):
+                count = self.options.max_length if ids is None else len(ids)
+                lengths.append(min(count, self.options.max_length))
+                if ids is not None and count <= self.options.max_length and count <= budget:
+                    self._token_ids[_item_key(item)] = np.asarray(ids, dtype=np.int32)
+                    budget -= count
         return lengths
 
     def label_batch(self, items: list[Item]) -> list[Label]:
-        try:  # the common case: everything fits, one tokenizer call for the batch
-            whole = self._tokens_many([(list(item.messages), item.contents[0]) for item in items])
+        kept = [self._token_ids.pop(_item_key(item), None) for item in items]
+        rest = [i for i, ids in enumerate(kept) if ids is None]
+        try:  # the common case: everything fits, one tokenizer call for what was not kept
+            found = (
+                []
+                if not rest
+                else self._tokens_many(
+                    [(list(items[i].messages), items[i].contents[0]) for i in rest]
+                )
+            )
         except Exception:
-            whole = [None] * len(items)  # tokenize one by one below, to find the odd item
+            found = [None] * len(rest)  # tokenize one by one below, to find the odd item
+        whole = list(kept)
+        for i, ids in zip(rest, found, strict=True):
+            whole[i] = ids
         encoded, failed = [], {}
         for i, item in enumerate(items):
             if whole[i] is not None and len(whole[i]) <= self.options.max_length:
@@ -257,6 +280,10 @@ class RewardModelLabeler(Labeler):
                 continue
             for index, value in zip(where, logits[:, self.index].float().tolist(), strict=True):
                 out[index] = value
+
+
+def _item_key(item: Item) -> tuple[str, ...]:
+    return (item.prompt_id, *item.candidate_ids)
 
 
 def quiet_lengths(tokenizer: Any) -> Any:

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from prefsmith.bundled import minilm_dir
@@ -169,3 +170,29 @@ def test_batches_are_formed_by_token_count_not_by_characters(store_dir, ordered_
     tokens = {answer: len(labeler.encode([], answer)[0]) for answer in answers}
     assert sorted(answers, key=len) != sorted(answers, key=tokens.get)  # the case is real
     assert seen == sorted(answers, key=tokens.get)
+
+
+def test_a_run_tokenizes_each_answer_once(store_dir, ordered_rm, monkeypatch):
+    """The ids counted to order the run are the ids scored: the tokenizer is not called
+    again for an answer that fits, and the scores are those of a fresh tokenization."""
+    store = Store(store_dir)
+    answers = ["antidisestablishmentarianism " * 4, ". " * 40, "bread " * 10, "x" * 30]
+    add_dialogue(store, [{"role": "user", "content": "Say something."}], answers)
+    labeler = build_labeler("reward_model", {"model": str(ordered_rm), "batch_size": 2})
+    calls: list[int] = []
+    real = type(labeler)._tokens_many
+    monkeypatch.setattr(
+        type(labeler),
+        "_tokens_many",
+        lambda self, inputs: calls.append(len(inputs)) or real(self, inputs),
+    )
+    assert run_labeler(store, labeler)["labeled"] == 4
+    assert calls == [4]  # batch_lengths' one call; label_batch used the ids it kept
+    stored = dict(
+        store.scan("labels").select(pl.col("candidate_ids").list.first(), "scores").collect().rows()
+    )
+    labeler.load()
+    fresh = labeler.label_batch(store_items(store, "candidate"))  # nothing kept: tokenized
+    for label in fresh:  # other batches, other padding: equal up to float rounding
+        assert label.scores == pytest.approx(stored[label.candidate_ids[0]], abs=1e-5)
+    assert calls[-1] == 4
