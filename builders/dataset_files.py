@@ -212,6 +212,7 @@ def write_dataset(
             "prefsmith_version": __version__,
             "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "store": str(store.root.resolve()),
+            "store_version": str(store.version()),
             "config": config.model_dump(),
             "rows": summary["rows"],
             "splits": summary["splits"],

@@ -39,5 +39,11 @@ def build_settings(kind: str, settings: dict[str, Any] | DatasetBuildConfig) -> 
 
 
 def build_dataset(store: Store, kind: str, settings: dict[str, Any]) -> dict[str, Any]:
-    """Build the `kind` dataset named in `settings` (replaced whole) and return its summary."""
-    return BUILDERS[kind](store, build_settings(kind, settings))
+    """Build the `kind` dataset named in `settings` (replaced whole) and return its summary.
+
+    Every read of the build sees one version of the store (`settings.at`, else the version
+    when it starts), recorded as the manifest's `store_version`: rows written meanwhile are
+    not half in it, and `--at` that version rebuilds the same rows later."""
+    config = build_settings(kind, settings)
+    version = store.version() if config.at is None else config.at
+    return BUILDERS[kind](store.at(version), config)

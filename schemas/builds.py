@@ -25,6 +25,12 @@ class DatasetBuildConfig(StrictModel):
     )
     seed: int = Field(default=0, description="Seed of the split assignment.")
     license: str | None = Field(default=None, description="License for the dataset card.")
+    at: int | None = Field(
+        default=None,
+        ge=0,
+        description="Build from the store as it was at this version (a dataset's "
+        "store_version in manifest.json): the same rows, whatever was added since.",
+    )
 
     @field_validator("splits")
     @classmethod

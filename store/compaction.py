@@ -24,6 +24,7 @@ from prefsmith.store.part_log import (
     remove_temp_files,
     write_part,
 )
+from prefsmith.store.versions import PART_NS, WRITTEN_NS
 
 if TYPE_CHECKING:
     from prefsmith.store.tables import Store
@@ -62,18 +63,28 @@ def _groups(parts: list[Path]) -> list[list[Path]]:
 
 
 def _merged_rows(name: str, group: list[Path]) -> tuple[pa.Table, int]:
-    """The rows of `group` in one table, the newest row of each key kept; and how many
-    older copies were dropped."""
+    """The rows of `group` in one table, the newest row of each key kept, each with the
+    time of its first write (store/versions.py); and how many older copies were dropped."""
     import polars as pl
 
     spec = TABLES[name]
-    frame = pl.scan_parquet([str(p) for p in group], missing_columns="insert").collect()
+    schema = pl.from_arrow(spec.schema.empty_table()).schema  # type: ignore[union-attr]
+    frame = pl.scan_parquet(
+        [str(p) for p in group],
+        schema={**schema, WRITTEN_NS: pl.Int64},
+        missing_columns="insert",
+        include_file_paths="_part",
+    )
+    first_part = pl.col("_part").str.extract(PART_NS.pattern, 1).cast(pl.Int64)
+    frame = frame.with_columns(pl.coalesce(WRITTEN_NS, first_part).alias(WRITTEN_NS))
+    frame = frame.drop("_part").collect()
     rows = frame.height
     if pc.count_distinct(frame[spec.key].to_arrow()).as_py() < rows:
         frame = frame.unique(subset=spec.key, keep="last", maintain_order=True)
     if name == "labels":  # one labeler's rows together: a read of one labeler skips the rest
         frame = frame.sort("labeler", "fingerprint", maintain_order=True)
-    return frame.to_arrow().select(spec.schema.names).cast(spec.schema), rows - frame.height
+    merged_schema = spec.schema.append(pa.field(WRITTEN_NS, pa.int64()))
+    return frame.to_arrow().select(merged_schema.names).cast(merged_schema), rows - frame.height
 
 
 def compact_table(

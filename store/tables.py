@@ -36,6 +36,7 @@ from prefsmith.store.part_log import (
     remove_temp_files,
     write_part,
 )
+from prefsmith.store.versions import WRITTEN_NS, part_ns, rows_at, with_written_ns
 
 if TYPE_CHECKING:
     import polars as pl
@@ -78,8 +79,9 @@ class EncodedPart:
 class Store:
     """Append-only Parquet tables under `root` (`prompts`, `candidates`, `labels`, `rejects`)."""
 
-    def __init__(self, root: str | os.PathLike[str]) -> None:
+    def __init__(self, root: str | os.PathLike[str], at: int | None = None) -> None:
         self.root = Path(root)
+        self.at_version = at  # read-only, as the store was at that version (versions.py)
         if "{{" in str(root):  # a prefect.yaml placeholder that `prefect deploy` couldn't fill
             raise UserError(
                 f"store path {root!r} is an unfilled placeholder: set PREFSMITH_STORE in the "
@@ -116,13 +118,46 @@ class Store:
         import polars as pl
 
         parts = self.parts(name)
+        schema = pl.from_arrow(TABLES[name].schema.empty_table()).schema  # type: ignore[union-attr]
         if not parts:
-            return pl.from_arrow(TABLES[name].schema.empty_table()).lazy()  # type: ignore[union-attr]
-        return pl.scan_parquet([str(p) for p in parts], missing_columns="insert")
+            return pl.LazyFrame(schema=schema)
+        paths = [str(p) for p in parts]
+        if self.at_version is None or all(part_ns(p) <= self.at_version for p in parts):
+            return pl.scan_parquet(
+                paths, schema=schema, missing_columns="insert", extra_columns="ignore"
+            )
+        frame = pl.scan_parquet(
+            paths,
+            schema={**schema, WRITTEN_NS: pl.Int64},
+            missing_columns="insert",
+            include_file_paths="_part",
+        )
+        return rows_at(frame, self.at_version)
 
     def count(self, name: str) -> int:
         """Row count from Parquet footers only (rows are unique by key on write)."""
+        if self.at_version is not None:
+            import polars as pl
+
+            return self.scan(name).select(pl.len()).collect().item()
         return sum(pq.read_metadata(p).num_rows for p in self.parts(name))
+
+    def version(self) -> int:
+        """The store's version: when its newest part was written (ns); 0 if it is empty."""
+        if self.at_version is not None:
+            return self.at_version
+        return max((part_ns(p) for name in TABLES for p in self.parts(name)), default=0)
+
+    def at(self, version: int) -> Store:
+        """The store as it was at `version`, read-only (`build --at`)."""
+        latest = self.version()
+        if version > latest:
+            raise UserError(f"--at {version}: newer than the store (its version is {latest})")
+        return Store(self.root, at=version)
+
+    def _writable(self) -> None:
+        if self.at_version is not None:
+            raise UserError(f"the store as of version {self.at_version} is read-only")
 
     def keys(self, name: str) -> KeyIndex:
         """Every key stored in a table (`key in index`, `index.contains(keys)`), cached and
@@ -179,6 +214,7 @@ class Store:
     def write(self, name: str, table: pa.Table) -> WriteResult:
         """Append the rows of `table` whose key is not stored yet; atomic per call."""
         spec = TABLES[name]
+        self._writable()
         if table.num_rows == 0:
             return WriteResult(0, 0)
         table = table.select(spec.schema.names).cast(spec.schema)
@@ -208,6 +244,7 @@ class Store:
         older one. Nothing is lost at any point.
         """
         spec = TABLES[name]
+        self._writable()
         table = table.select(spec.schema.names).cast(spec.schema)
         keys = set(table.column(spec.key).to_pylist())
         if not keys:
@@ -224,7 +261,7 @@ class Store:
             ]
             self.publish(name, keys, lambda path: write_part(table, path))
             for part in older:
-                rows = pq.read_table(part)
+                rows = with_written_ns(pq.read_table(part), part)
                 keep = pc.invert(pc.is_in(rows.column(spec.key), pa.array(list(keys))))
                 rest = rows.filter(keep)
                 if rest.num_rows:
@@ -238,6 +275,7 @@ class Store:
 
     def write_encoded(self, name: str, part: EncodedPart) -> WriteResult:
         """`write` for a part encoded elsewhere: renamed into place as is when all rows are new."""
+        self._writable()
         if not part.keys:
             return WriteResult(0, 0)
         with self._locked():
@@ -299,6 +337,9 @@ class Store:
         parts = self.parts(name)
         if not parts:
             return {}
+        if self.at_version is not None:
+            counts = self.scan(name).group_by(column).len().collect().rows()
+            return dict(sorted(counts, key=lambda kv: -kv[1]))
         values = pa.concat_arrays(
             [c for p in parts for c in pq.read_table(p, columns=[column]).column(column).chunks]
         )
