@@ -10,9 +10,11 @@ small parts, so no run leaves more than that; `prefsmith store compact` does it 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -26,8 +28,22 @@ from prefsmith.store.part_log import (
 )
 from prefsmith.store.versions import PART_NS, WRITTEN_NS
 
-if TYPE_CHECKING:
-    from prefsmith.store.tables import Store
+
+class Store(Protocol):
+    """What compaction needs of the store (tables.Store; it calls compaction, not the
+    other way round)."""
+
+    def table_dir(self, name: str) -> Path: ...
+    def parts(self, name: str) -> list[Path]: ...
+    def locked(self) -> AbstractContextManager[None]: ...
+    def publish(
+        self,
+        name: str,
+        keys: Any,
+        write_to: Callable[[Path], object],
+        before_rename: Callable[[str], object] | None = None,
+    ) -> str: ...
+
 
 MAX_SMALL_PARTS = 64
 SMALL_PART_BYTES = 16 * 2**20
