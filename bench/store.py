@@ -111,7 +111,9 @@ def main(store_dir):
 FLOOR = """
 def main(store_dir, one_file):
     import time, polars as pl
-    pl.scan_parquet(store_dir + "/labels/part-*.parquet").sink_parquet(one_file)
+    from prefsmith.store import Store
+    parts = [str(p) for p in Store(store_dir).parts("labels")]
+    pl.scan_parquet(parts, missing_columns="insert", extra_columns="ignore").sink_parquet(one_file)
     started = time.perf_counter()
     labels = pl.scan_parquet(one_file).select("labeler", "candidate_ids", "scores")
     first_won = (pl.col("scores").list.get(0) > pl.col("scores").list.get(1))
